@@ -1,0 +1,34 @@
+# Entry points. Every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JOBS ?= auto
+SEEDS ?= 3
+
+.PHONY: install test reproduce lint targets clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) tests
+
+reproduce: $(STAMP)
+	$(BIN)/python scripts/reproduce.py --seeds $(SEEDS)
+
+# Re-derive workload targets and step budgets (slow: minutes per workload).
+targets: $(STAMP)
+	$(BIN)/python scripts/set_targets.py $(if $(WORKLOAD),--workload $(WORKLOAD),)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,471 @@
+"""The trial runner: one workload + one submission + one hyperparameter point + one seed.
+
+Clock rules (stricter than AlgoPerf's, see the README):
+
+* The device is synchronized before the clock is read, so a step's time is
+  the time its work took, not the time it took to enqueue it.
+* Compilation happens ahead of time, is timed on its own and reported as
+  ``compile_time_sec``; it is not part of time-to-target. Trials of the same
+  workload and submission reuse the compiled step (hyperparameters are
+  arguments, not constants), so a study compiles once.
+* Evaluation, logging and writing files are off the clock.
+* The step budget is exact and the time budget is checked every
+  ``sync_every`` steps, not only at evaluations.
+
+The whole trial state is one pytree (:class:`TrialState`) so that it can be
+checkpointed and so that several trials can be vmapped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm import tqdm
+
+from algoperf_lite import io
+from algoperf_lite.errors import UserError
+from algoperf_lite.spec import SPLITS, Submission, Workload
+
+
+@flax.struct.dataclass
+class TrialState:
+    step: jax.Array  # int32 scalar: steps taken; also the data position
+    params: Any
+    opt_state: Any
+    model_state: Any  # non-parameter collections, e.g. batch-norm statistics
+    rng: jax.Array  # dropout key; folded with the step each step
+    data_rng: jax.Array  # shuffling key; folded with the epoch each epoch
+    order: jax.Array  # this epoch's permutation of the training examples
+    nonfinite: jax.Array  # bool scalar: a training loss was NaN or inf
+
+
+# ---------------------------------------------------------------------------
+# Pure functions of one trial (jit them, vmap them, shard them).
+# ---------------------------------------------------------------------------
+
+
+def _apply(model, params, model_state, x, *, train, dropout_rate, rng):
+    variables = {"params": params, **model_state}
+    kwargs = dict(train=train, dropout_rate=dropout_rate, rngs={"dropout": rng})
+    if train and model_state:
+        return model.apply(variables, x, mutable=list(model_state), **kwargs)
+    return model.apply(variables, x, **kwargs), model_state
+
+
+def trial_functions(workload: Workload, submission: Submission, batch_size: int, num_train: int):
+    """``init(seed_key, hparams)``, ``step(state, hparams, x, y)`` and
+    ``evaluate(params, model_state, xs, ys, mask)`` for one workload and submission."""
+    model = workload.make_model()
+    step_hint = workload.step_hint
+    steps_per_epoch = num_train // batch_size
+    if steps_per_epoch < 1:
+        raise UserError(
+            f"batch size {batch_size} exceeds the {num_train} training examples of "
+            f"{workload.name}; use a smaller batch size"
+        )
+
+    def shuffle(data_key, epoch):
+        return jax.random.permutation(jax.random.fold_in(data_key, epoch), num_train)
+
+    def init(seed_key, hparams, sample_x):
+        init_key, dropout_key, data_key = jax.random.split(seed_key, 3)
+        variables = model.init({"params": init_key}, sample_x, train=False)
+        variables = flax.core.unfreeze(variables)
+        params = variables.pop("params")
+        opt_state = submission.make_optimizer(hparams, step_hint).init(params)
+        return TrialState(
+            order=shuffle(data_key, 0),
+            step=jnp.zeros([], jnp.int32),
+            params=params,
+            opt_state=opt_state,
+            model_state=variables,
+            rng=dropout_key,
+            data_rng=data_key,
+            nonfinite=jnp.zeros([], bool),
+        )
+
+    def step(state: TrialState, hparams, x, y):
+        epoch, position = jnp.divmod(state.step, steps_per_epoch)
+        # A permutation costs more than a small model's step: draw one per epoch.
+        order = jax.lax.cond(
+            (position == 0) & (epoch > 0),
+            lambda: shuffle(state.data_rng, epoch),
+            lambda: state.order,
+        )
+        idx = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
+        batch_x, batch_y = x[idx], y[idx]
+        dropout_rng = jax.random.fold_in(state.rng, state.step)
+
+        def loss_of(params):
+            out, model_state = _apply(
+                model,
+                params,
+                state.model_state,
+                batch_x,
+                train=True,
+                dropout_rate=hparams.get("dropout_rate", 0.0),
+                rng=dropout_rng,
+            )
+            losses = workload.loss_fn(out, batch_y, hparams.get("label_smoothing", 0.0))
+            return losses.mean(), model_state
+
+        (loss, model_state), grads = jax.value_and_grad(loss_of, has_aux=True)(state.params)
+        tx = submission.make_optimizer(hparams, step_hint)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        new_state = state.replace(
+            step=state.step + 1,
+            order=order,
+            params=optax.apply_updates(state.params, updates),
+            opt_state=opt_state,
+            model_state=model_state,
+            nonfinite=state.nonfinite | ~jnp.isfinite(loss),
+        )
+        return new_state, loss
+
+    def evaluate(params, model_state, xs, ys, mask):
+        def chunk(inputs):
+            x, y, m = inputs
+            out, _ = _apply(
+                model,
+                params,
+                model_state,
+                x,
+                train=False,
+                dropout_rate=0.0,
+                rng=jax.random.PRNGKey(0),
+            )
+            return {k: (v * m).sum() for k, v in workload.metrics_fn(out, y).items()}
+
+        sums = jax.lax.map(chunk, (xs, ys, mask))
+        return {k: v.sum() / mask.sum() for k, v in sums.items()}
+
+    return init, step, evaluate
+
+
+# ---------------------------------------------------------------------------
+# Device data and compiled programs, built once per workload and submission.
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class DeviceData:
+    train: tuple[jax.Array, jax.Array]
+    # split -> (inputs [chunks, eval_batch, ...], labels [chunks, eval_batch], mask)
+    eval_sets: dict[str, tuple[jax.Array, jax.Array, jax.Array]]
+
+
+def _chunked(x, y, num_chunks, batch):
+    pad = num_chunks * batch - len(x)
+    mask = np.concatenate([np.ones(len(x), np.float32), np.zeros(pad, np.float32)])
+    x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
+    y = np.concatenate([y, np.zeros((pad, *y.shape[1:]), y.dtype)])
+    shape = lambda a: a.reshape(num_chunks, batch, *a.shape[1:])
+    return shape(x), shape(y), shape(mask)
+
+
+_DATA: dict[Workload, DeviceData] = {}
+
+
+def device_data(workload: Workload) -> DeviceData:
+    """Whole splits on the device (the offline data sets are small); eval splits
+    padded to one common shape so one compiled evaluation serves them all. The
+    ``train`` eval split is a fixed subset of training data as large as validation."""
+    if workload not in _DATA:
+        splits = workload.load_splits()
+        missing = [s for s in SPLITS if s not in splits]
+        if missing:
+            raise ValueError(f"workload {workload.name} has no {missing} split")
+        x_train, y_train = splits["train"]
+        n_val = len(splits["validation"][0])
+        sources = {
+            "train": (x_train[:n_val], y_train[:n_val]),
+            "validation": splits["validation"],
+            "test": splits["test"],
+        }
+        batch = min(workload.eval_batch_size, max(len(x) for x, _ in sources.values()))
+        chunks = max(math.ceil(len(x) / batch) for x, _ in sources.values())
+        eval_sets = {
+            name: tuple(jnp.asarray(a) for a in _chunked(x, y, chunks, batch))
+            for name, (x, y) in sources.items()
+        }
+        _DATA[workload] = DeviceData((jnp.asarray(x_train), jnp.asarray(y_train)), eval_sets)
+    return _DATA[workload]
+
+
+@dataclasses.dataclass
+class Program:
+    init: Any
+    step: Any
+    evaluate: Any
+    compile_seconds: float
+
+
+_PROGRAMS: dict[tuple, Program] = {}
+
+
+def compiled_program(
+    workload: Workload, submission: Submission, hparam_names: tuple[str, ...], batch_size: int
+) -> tuple[Program, bool]:
+    """The compiled init/step/evaluate, and whether this call compiled them."""
+    key = (workload, submission, hparam_names, batch_size)
+    if key in _PROGRAMS:
+        return _PROGRAMS[key], False
+    data = device_data(workload)
+    x, y = data.train
+    init, step, evaluate = trial_functions(workload, submission, batch_size, len(x))
+    hp = {k: jax.ShapeDtypeStruct((), jnp.float32) for k in hparam_names}
+    seed_key = jax.ShapeDtypeStruct((2,), jnp.uint32)
+    sample = jax.ShapeDtypeStruct((batch_size, *x.shape[1:]), x.dtype)
+    start = time.perf_counter()
+    init_c = jax.jit(init).lower(seed_key, hp, sample).compile()
+    state = jax.eval_shape(init, seed_key, hp, sample)
+    step_c = jax.jit(step, donate_argnums=0).lower(state, hp, x, y).compile()
+    xs, ys, mask = data.eval_sets["validation"]
+    eval_c = jax.jit(evaluate).lower(state.params, state.model_state, xs, ys, mask).compile()
+    program = Program(init_c, step_c, eval_c, time.perf_counter() - start)
+    _PROGRAMS[key] = program
+    return program, True
+
+
+# ---------------------------------------------------------------------------
+# One trial.
+# ---------------------------------------------------------------------------
+
+STATUSES = ("target_reached", "missed", "diverged")
+
+
+@dataclasses.dataclass
+class TrialResult:
+    workload: str
+    submission: str
+    seed: int
+    hparams: dict[str, float]
+    status: str  # one of STATUSES
+    stopped_by: str  # target | step_budget | time_budget | divergence
+    metric: str
+    target: float | None
+    steps: int
+    steps_to_target: int | None
+    time_to_target: float | None
+    grad_evals_to_target: int | None
+    best_validation: float | None
+    final: dict[str, float]
+    compile_time_sec: float
+    compiled: bool
+    submission_time_sec: float
+    eval_time_sec: float
+    total_duration_sec: float
+    batch_size: int
+    step_hint: int
+    max_steps: int
+    max_seconds: float | None
+    versions: dict[str, str]
+    rows: list[dict] = dataclasses.field(default_factory=list, repr=False)
+    skipped: bool = False
+
+    def fingerprint(self) -> dict:
+        """What identifies the trial: re-running with the same is a no-op."""
+        keys = ("workload", "submission", "seed", "hparams", "max_steps", "max_seconds")
+        return {k: getattr(self, k) for k in keys}
+
+    def to_json(self) -> dict:
+        out = dataclasses.asdict(self)
+        del out["rows"], out["skipped"]
+        return out
+
+    def summary(self) -> str:
+        head = f"{self.workload} / {self.submission} (seed {self.seed}): {self.status}"
+        if self.status == "target_reached":
+            detail = (
+                f"{self.metric} {self.target:g} at step {self.steps_to_target} "
+                f"in {self.time_to_target:.2f}s"
+            )
+        else:
+            best = "n/a" if self.best_validation is None else f"{self.best_validation:.4f}"
+            detail = f"stopped by {self.stopped_by} at step {self.steps}; best {self.metric} {best}"
+        return f"{head}, {detail} (compile {self.compile_time_sec:.2f}s)"
+
+
+def run_trial(
+    workload: Workload,
+    submission: Submission,
+    hparams: Mapping[str, Any] | None = None,
+    *,
+    seed: int = 0,
+    max_steps: int | None = None,
+    max_seconds: float | None = None,
+    output_dir: str | None = None,
+    stop_at_target: bool = True,
+    sync_every: int = 10,
+    progress: bool = False,
+) -> TrialResult:
+    """Train until the validation target, the step budget or the time budget.
+
+    ``hparams`` override the submission's declared defaults. ``max_steps``
+    defaults to the workload's ``step_hint``. With ``output_dir`` (one
+    trial's folder), files are written in AlgoPerf's layout, and a folder that
+    already holds this same finished trial is read back instead of rerun.
+    """
+    # --- Resolve the trial -------------------------------------------------
+    hp = submission.resolve_hparams(hparams)
+    max_steps = workload.step_hint if max_steps is None else int(max_steps)
+    if max_steps < 1:
+        raise UserError(f"--max-steps must be at least 1, got {max_steps}")
+    batch_size = submission.batch_size(workload)
+    fingerprint = dict(
+        workload=workload.name,
+        submission=submission.name,
+        seed=int(seed),
+        hparams=hp,
+        max_steps=max_steps,
+        max_seconds=max_seconds,
+    )
+    if output_dir is not None:
+        done = _finished_trial(output_dir, fingerprint)
+        if done is not None:
+            return done
+        io.ensure_writable(output_dir)
+        io.write_json(os.path.join(output_dir, io.HPARAMS_FILE), hp)
+
+    # --- Compile (timed apart) and initialize (off the clock) --------------
+    names = tuple(sorted(hp))
+    program, compiled = compiled_program(workload, submission, names, batch_size)
+    compile_time = program.compile_seconds if compiled else 0.0
+    data = device_data(workload)
+    x, y = data.train
+    hp_arrays = {k: jnp.asarray(hp[k], jnp.float32) for k in names}
+    sample = jnp.zeros((batch_size, *x.shape[1:]), x.dtype)
+    state = program.init(jax.random.PRNGKey(seed), hp_arrays, sample)
+    jax.block_until_ready(state)
+
+    # --- Train: chunks of steps between clock reads -----------------------
+    rows: list[dict] = []
+    submission_time = eval_time = logging_time = 0.0
+    reached_at: dict | None = None
+    best = None
+    stopped_by = "step_budget"
+    step = 0
+    next_eval = workload.eval_every
+    wall_start = time.perf_counter()
+    bar = tqdm(
+        total=max_steps,
+        desc=f"{workload.name}/{submission.name}",
+        unit="step",
+        disable=not progress,
+        leave=False,
+        dynamic_ncols=True,
+    )
+    while step < max_steps:
+        stop = min(next_eval, step + sync_every, max_steps)
+        tic = time.perf_counter()
+        while step < stop:
+            state, _ = program.step(state, hp_arrays, x, y)
+            step += 1
+        diverged = bool(state.nonfinite)  # reading it waits for the device
+        jax.block_until_ready(state)
+        submission_time += time.perf_counter() - tic
+        bar.update(stop - bar.n)
+        if diverged:
+            stopped_by = "divergence"
+            break
+        if max_seconds is not None and submission_time > max_seconds:
+            stopped_by = "time_budget"
+            break
+        if step != next_eval and step != max_steps:
+            continue
+        next_eval += workload.eval_every
+
+        # --- Evaluate (off the clock) -------------------------------------
+        tic = time.perf_counter()
+        metrics = {}
+        for split, (xs, ys, mask) in data.eval_sets.items():
+            values = program.evaluate(state.params, state.model_state, xs, ys, mask)
+            metrics.update({f"{split}/{k}": float(v) for k, v in values.items()})
+        eval_time += time.perf_counter() - tic
+        value = metrics[workload.metric_column]
+        if not math.isfinite(value):
+            stopped_by = "divergence"
+            break
+        if best is None or workload.better(value, best):
+            best = value
+        rows.append(
+            {
+                "global_step": step,
+                "score": submission_time,
+                "total_duration": time.perf_counter() - wall_start,
+                "accumulated_submission_time": submission_time,
+                "accumulated_eval_time": eval_time,
+                "accumulated_logging_time": logging_time,
+                "preemption_count": 0,
+                **metrics,
+            }
+        )
+        bar.set_postfix({workload.metric_column: f"{value:.4f}"}, refresh=False)
+        if reached_at is None and workload.reached(value, workload.validation_target):
+            reached_at = rows[-1]
+            if stop_at_target:
+                stopped_by = "target"
+                break
+        if output_dir is not None:
+            tic = time.perf_counter()
+            io.write_csv(os.path.join(output_dir, io.MEASUREMENTS_FILE), rows)
+            logging_time += time.perf_counter() - tic
+    bar.close()
+
+    # --- Result -------------------------------------------------------------
+    if stopped_by == "divergence":
+        status = "diverged"
+    else:
+        status = "target_reached" if reached_at is not None else "missed"
+    reached_step = None if reached_at is None else reached_at["global_step"]
+    result = TrialResult(
+        **fingerprint,
+        status=status,
+        stopped_by=stopped_by,
+        metric=workload.metric_column,
+        target=workload.validation_target,
+        steps=step,
+        steps_to_target=reached_step,
+        time_to_target=None if reached_at is None else reached_at["score"],
+        grad_evals_to_target=(
+            None if reached_step is None else reached_step * submission.grad_evals_per_step
+        ),
+        best_validation=best,
+        final={k: v for k, v in (rows[-1] if rows else {}).items() if "/" in k},
+        compile_time_sec=compile_time,
+        compiled=compiled,
+        submission_time_sec=submission_time,
+        eval_time_sec=eval_time,
+        total_duration_sec=time.perf_counter() - wall_start,
+        batch_size=batch_size,
+        step_hint=workload.step_hint,
+        versions=io.versions(),
+        rows=rows,
+    )
+    if output_dir is not None:
+        io.write_csv(os.path.join(output_dir, io.MEASUREMENTS_FILE), rows)
+        io.write_json(os.path.join(output_dir, io.RESULT_FILE), result.to_json())
+    return result
+
+
+def _finished_trial(output_dir: str, fingerprint: dict) -> TrialResult | None:
+    path = os.path.join(output_dir, io.RESULT_FILE)
+    if not os.path.exists(path):
+        return None
+    stored = io.read_json(path)
+    if {k: stored.get(k) for k in fingerprint} != fingerprint:
+        raise UserError(
+            f"{output_dir} already holds a different finished trial; "
+            "choose another --output or remove that folder"
+        )
+    return TrialResult(**stored, skipped=True)

@@ -1,0 +1,229 @@
+"""The two contracts: what a workload declares and what a submission exports.
+
+A *workload* is a frozen :class:`Workload`: model, data splits, loss, metric
+and its direction, targets, step budget, batch size and eval cadence, all in
+one declaration. A *submission* is a Python module that exports::
+
+    HPARAMS = {"learning_rate": 1e-3, ...}       # names and defaults (None: required)
+    def make_optimizer(hparams, step_hint) -> optax.GradientTransformation
+    def get_batch_size(workload_name) -> int     # optional
+
+``make_optimizer`` is called inside the compiled training step with every
+hyperparameter as a scalar array, so it must not branch in Python on their
+values; a trial with other values then reuses the compiled step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import importlib
+import importlib.util
+import json
+import math
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from algoperf_lite import losses
+from algoperf_lite.errors import UserError
+
+SPLITS = ("train", "validation", "test")
+# Hyperparameters the runner hands to the loss and the model, not only to the optimizer.
+REGULARIZERS = ("label_smoothing", "dropout_rate")
+
+Splits = Mapping[str, tuple[np.ndarray, np.ndarray]]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Workload:
+    """Everything the runner and the scorer need to know about one workload.
+
+    ``make_model()`` returns a Flax module called as
+    ``model(x, train=..., dropout_rate=...)``; its non-``params`` collections
+    (batch-norm statistics) are the trial's model state. ``load_splits()``
+    returns fixed, seeded ``{"train"|"validation"|"test": (inputs, labels)}``
+    NumPy arrays. ``loss_fn(outputs, labels, label_smoothing)`` gives per-example
+    training losses; ``metrics_fn(outputs, labels)`` gives per-example values of
+    every reported metric (``loss`` among them).
+    """
+
+    name: str
+    description: str
+    make_model: Callable[[], Any]
+    load_splits: Callable[[], Splits]
+    batch_size: int
+    step_hint: int
+    eval_every: int
+    metric: str = "accuracy"
+    higher_is_better: bool = True
+    loss_fn: Callable = losses.softmax_cross_entropy
+    metrics_fn: Callable = losses.classification_metrics
+    validation_target: float | None = None
+    test_target: float | None = None
+    offline: bool = True
+    eval_batch_size: int = 1000
+    provenance: Mapping[str, Any] | None = None
+
+    @property
+    def metric_column(self) -> str:
+        """The ``eval_measurements.csv`` column the target applies to."""
+        return f"validation/{self.metric}"
+
+    def reached(self, value: float, target: float | None) -> bool:
+        if target is None or value is None or not math.isfinite(value):
+            return False
+        return value >= target if self.higher_is_better else value <= target
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether metric value ``a`` is strictly better than ``b``."""
+        return a > b if self.higher_is_better else a < b
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Submission:
+    """A loaded submission module (see the module docstring for its contract)."""
+
+    name: str
+    source: str
+    hparams: Mapping[str, float | None]
+    make_optimizer: Callable[[Mapping[str, Any], int], Any]
+    get_batch_size: Callable[[str], int] | None = None
+    grad_evals_per_step: int = 1
+
+    @property
+    def source_hash(self) -> str:
+        with open(self.source, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()[:16]
+
+    def batch_size(self, workload: Workload) -> int:
+        if self.get_batch_size is None:
+            return workload.batch_size
+        return int(self.get_batch_size(workload.name))
+
+    def resolve_hparams(self, overrides: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """Declared defaults merged with ``overrides``; unknown or bad values raise."""
+        overrides = {} if overrides is None else overrides
+        if not isinstance(overrides, Mapping):
+            raise UserError(
+                "hyperparameters must be a JSON object of name: number, "
+                f"got {type(overrides).__name__}"
+            )
+        expected = ", ".join(self.hparams)
+        for key in overrides:
+            if key not in self.hparams:
+                close = difflib.get_close_matches(str(key), list(self.hparams), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise UserError(
+                    f"unknown hyperparameter '{key}' for submission '{self.name}'{hint}; "
+                    f"expected names: {expected}"
+                )
+        merged = {**self.hparams, **overrides}
+        missing = [k for k, v in merged.items() if v is None]
+        if missing:
+            raise UserError(
+                f"missing hyperparameter '{missing[0]}' for submission '{self.name}' "
+                f"(it has no default); give all of: {expected}"
+            )
+        resolved = {}
+        for key, value in merged.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise UserError(f"hyperparameter '{key}' must be a number, got {json.dumps(value)}")
+            if not math.isfinite(value):
+                raise UserError(f"hyperparameter '{key}' must be finite, got {value}")
+            resolved[key] = float(value)
+        for key, value in resolved.items():
+            if key.endswith("learning_rate") and value <= 0:
+                raise UserError(f"hyperparameter '{key}' must be positive, got {value}")
+            if key in REGULARIZERS and not 0.0 <= value < 1.0:
+                raise UserError(f"hyperparameter '{key}' must lie in [0, 1), got {value}")
+        return resolved
+
+
+def read_hparams(text: str | None) -> dict[str, Any]:
+    """Parse ``--hparams``: inline JSON or the path of a JSON file."""
+    if text is None:
+        return {}
+    source = "--hparams"
+    if not text.lstrip().startswith("{"):
+        if not os.path.isfile(text):
+            raise UserError(
+                f"--hparams {text!r} is neither a JSON object nor an existing file; "
+                "pass e.g. '{\"learning_rate\": 0.001}' or a path to a .json file"
+            )
+        source = text
+        with open(text) as f:
+            text = f.read()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserError(
+            f"malformed hyperparameter JSON in {source}: {e.msg} at line {e.lineno} column "
+            f"{e.colno}; fix the JSON"
+        ) from None
+    if not isinstance(value, dict):
+        raise UserError(f"hyperparameters in {source} must be a JSON object of name: number")
+    return value
+
+
+# One Submission object per name or file, so compiled steps are reused across trials.
+_LOADED: dict[str, Submission] = {}
+
+
+def load_submission(name_or_path: str) -> Submission:
+    """A registered submission by name, or a submission module by file path."""
+    from submissions import SUBMISSIONS
+
+    if name_or_path in SUBMISSIONS:
+        if name_or_path not in _LOADED:
+            module = importlib.import_module(SUBMISSIONS[name_or_path])
+            _LOADED[name_or_path] = _from_module(module, name_or_path, module.__file__)
+        return _LOADED[name_or_path]
+    looks_like_path = name_or_path.endswith(".py") or os.sep in name_or_path
+    if not looks_like_path:
+        raise UserError(
+            f"unknown submission '{name_or_path}'; known: {', '.join(SUBMISSIONS)} "
+            "(or give the path of a .py file)"
+        )
+    path = os.path.abspath(name_or_path)
+    if not os.path.isfile(path):
+        raise UserError(f"submission file not found: {name_or_path}; check the path")
+    if path in _LOADED:
+        return _LOADED[path]
+    module_name = "algoperf_lite_submission_" + hashlib.sha1(path.encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # the user's file: report, don't crash
+        raise UserError(
+            f"could not import submission file {name_or_path}: {type(e).__name__}: {e}"
+        ) from None
+    name = os.path.splitext(os.path.basename(path))[0]
+    _LOADED[path] = _from_module(module, name, path)
+    return _LOADED[path]
+
+
+def _from_module(module, name: str, source: str) -> Submission:
+    if not callable(getattr(module, "make_optimizer", None)):
+        raise UserError(
+            f"submission '{name}' ({source}) has no make_optimizer(hparams, step_hint); "
+            "define it to return an optax.GradientTransformation"
+        )
+    declared = getattr(module, "HPARAMS", None)
+    if not isinstance(declared, Mapping):
+        raise UserError(
+            f"submission '{name}' ({source}) has no HPARAMS dict; declare its "
+            "hyperparameter names and defaults, e.g. HPARAMS = {'learning_rate': 1e-3}"
+        )
+    return Submission(
+        name=name,
+        source=source,
+        hparams=dict(declared),
+        make_optimizer=module.make_optimizer,
+        get_batch_size=getattr(module, "get_batch_size", None),
+        grad_evals_per_step=int(getattr(module, "GRAD_EVALS_PER_STEP", 1)),
+    )

@@ -1,0 +1,9 @@
+"""Registered submissions: name -> module. Each module follows the contract in
+``algoperf_lite.spec`` (``HPARAMS``, ``make_optimizer``, optional
+``get_batch_size``); tests run every entry here through the same checks."""
+
+SUBMISSIONS = {
+    "nadamw": "submissions.nadamw",
+    "adamw": "submissions.adamw",
+    "sgd": "submissions.sgd",
+}

@@ -1,0 +1,119 @@
+r"""NAdamW exactly as AlgoPerf's reference baseline defines it.
+
+With gradient :math:`g_t`, :math:`t` counting from 1 and the schedule's step
+:math:`s = t - 1` counting from 0:
+
+.. math::
+    m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\qquad
+    v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2
+
+    \hat m_t = \frac{\beta_1 m_t + (1-\beta_1) g_t}{1-\beta_1^t},\qquad
+    \hat v_t = \frac{v_t}{1-\beta_2^t}
+
+    \theta_t = \theta_{t-1} - \eta(s)\Big(\frac{\hat m_t}{\sqrt{\hat v_t}+\epsilon}
+    + \lambda\,\theta_{t-1}\Big)
+
+with :math:`\epsilon = 10^{-8}`, weight decay :math:`\lambda` on every
+parameter, and :math:`\eta` AlgoPerf's linear-warmup-then-cosine schedule
+(``algoperf_lite.schedules.warmup_cosine``). ``optax.nadamw`` differs: it
+debiases the Nesterov term with :math:`1-\beta_1^{t+1}`.
+
+Hyperparameters use AlgoPerf's names; ``label_smoothing`` and ``dropout_rate``
+reach the loss and the model through the runner.
+
+Example::
+
+    >>> import jax.numpy as jnp
+    >>> from submissions import nadamw
+    >>> tx = nadamw.make_optimizer(nadamw.HPARAMS, step_hint=100)
+    >>> state = tx.init({"w": jnp.ones(3)})
+    >>> updates, state = tx.update({"w": jnp.ones(3)}, state, {"w": jnp.ones(3)})
+
+References: Dozat, "Incorporating Nesterov momentum into Adam" (2016);
+Loshchilov & Hutter, "Decoupled weight decay regularization" (2019);
+Dahl et al., "Benchmarking neural network training algorithms" (2023).
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from algoperf_lite.schedules import warmup_cosine
+
+EPSILON = 1e-8
+
+# Defaults: the reference point that the target procedure (algoperf_lite.targets)
+# found on mnist1d_mlp, starting from AlgoPerf's self-tuning point (point 5 of
+# its published list, kept below), which is too cautious for these small models.
+HPARAMS = {
+    "learning_rate": 0.005740210083931742,
+    "one_minus_beta1": 0.12464776571101127,
+    "beta2": 0.9955159689799007,
+    "weight_decay": 0.011023353648829578,
+    "warmup_factor": 0.1,
+    "label_smoothing": 0.1,
+    "dropout_rate": 0.1,
+}
+ALGOPERF_SELF_TUNING = {
+    "learning_rate": 0.0017486387539278373,
+    "one_minus_beta1": 0.06733926164,
+    "beta2": 0.9955159689799007,
+    "weight_decay": 0.08121616522670176,
+    "warmup_factor": 0.02,
+    "label_smoothing": 0.0,
+    "dropout_rate": 0.1,
+}
+
+
+class ScaleByNadamState(NamedTuple):
+    count: jax.Array
+    mu: optax.Updates
+    nu: optax.Updates
+
+
+def scale_by_nadam(b1, b2, eps=EPSILON) -> optax.GradientTransformation:
+    """The NAdam direction with AlgoPerf's Nesterov bias correction."""
+
+    def init_fn(params):
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return ScaleByNadamState(count=jnp.zeros([], jnp.int32), mu=zeros, nu=zeros)
+
+    def update_fn(updates, state, params=None):
+        del params
+        mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, updates)
+        nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state.nu, updates)
+        count = state.count + 1
+        t = count.astype(jnp.float32)
+
+        def direction(m, v, g):
+            m_hat = (b1 * m + (1 - b1) * g) / (1 - b1**t)
+            v_hat = v / (1 - b2**t)
+            return (m_hat / (jnp.sqrt(v_hat) + eps)).astype(g.dtype)
+
+        updates = jax.tree.map(direction, mu, nu, updates)
+        mu = jax.tree.map(lambda m, g: m.astype(g.dtype), mu, state.mu)
+        nu = jax.tree.map(lambda v, g: v.astype(g.dtype), nu, state.nu)
+        return updates, ScaleByNadamState(count=count, mu=mu, nu=nu)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def nadamw(learning_rate, b1, b2, weight_decay, eps=EPSILON) -> optax.GradientTransformation:
+    """NAdam direction, decoupled weight decay, then the (scheduled) step size."""
+    return optax.chain(
+        scale_by_nadam(b1, b2, eps),
+        optax.add_decayed_weights(weight_decay),
+        optax.scale_by_learning_rate(learning_rate),
+    )
+
+
+def make_optimizer(hparams, step_hint: int) -> optax.GradientTransformation:
+    schedule = warmup_cosine(hparams["learning_rate"], hparams["warmup_factor"], step_hint)
+    return nadamw(
+        schedule,
+        b1=1.0 - hparams["one_minus_beta1"],
+        b2=hparams["beta2"],
+        weight_decay=hparams["weight_decay"],
+    )

@@ -1,0 +1,165 @@
+"""The command line: listings, a run, and one-line errors with exit status 2."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from algoperf_lite.cli import main
+
+HERE = os.path.dirname(__file__)
+DATA = os.path.join(HERE, "data")
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_workloads_json_lists_every_workload(capsys):
+    from workloads import WORKLOADS
+
+    code, out, _ = run_cli(capsys, "workloads", "--json")
+    rows = json.loads(out)
+    assert code == 0 and [r["name"] for r in rows] == list(WORKLOADS)
+    for row in rows:
+        assert {"name", "metric", "target", "higher_is_better", "step_hint", "offline"} <= set(row)
+        assert row["metric"].startswith("validation/") and row["offline"] is True
+        assert isinstance(row["target"], float) and row["step_hint"] > 0
+
+
+def test_run_prints_a_summary_and_writes_the_trial(capsys, tmp_path):
+    code, out, _ = run_cli(
+        capsys,
+        "run",
+        "--workload",
+        "mnist1d_mlp",
+        "--submission",
+        "sgd",
+        "--seed",
+        "2",
+        "--max-steps",
+        "120",
+        "--output",
+        str(tmp_path),
+        "--hparams",
+        '{"learning_rate": 0.02}',
+    )
+    assert code == 0
+    assert "mnist1d_mlp / sgd (seed 2): missed, stopped by step_budget at step 120" in out
+    trial = tmp_path / "study_0" / "mnist1d_mlp_jax" / "trial_1"
+    assert json.loads((trial / "result.json").read_text())["hparams"]["learning_rate"] == 0.02
+    code, out, _ = run_cli(
+        capsys,
+        "run",
+        "--workload",
+        "mnist1d_mlp",
+        "--submission",
+        "sgd",
+        "--seed",
+        "2",
+        "--max-steps",
+        "120",
+        "--output",
+        str(tmp_path),
+        "--hparams",
+        '{"learning_rate": 0.02}',
+    )
+    assert code == 0 and out.startswith("already complete:")
+
+
+BAD_INPUTS = {
+    "unknown workload": (
+        ["--workload", "cifar11"],
+        "unknown workload 'cifar11'; known: mnist1d_mlp",
+    ),
+    "missing file": (["--submission", "nope/missing.py"], "submission file not found"),
+    "unknown submission": (["--submission", "adamx"], "unknown submission 'adamx'; known: nadamw"),
+    "no make_optimizer": (
+        ["--submission", os.path.join(DATA, "no_factory.py")],
+        "no make_optimizer",
+    ),
+    "malformed json": (["--hparams", '{"learning_rate": 0.1,}'], "malformed hyperparameter JSON"),
+    "not json nor file": (["--hparams", "lr=0.1"], "neither a JSON object nor an existing file"),
+    "misspelled name": (
+        ["--hparams", '{"learnig_rate": 0.1}'],
+        "unknown hyperparameter 'learnig_rate' for submission 'nadamw' "
+        "(did you mean 'learning_rate'?)",
+    ),
+    "missing name": (
+        ["--submission", os.path.join(DATA, "needs_momentum.py")],
+        "missing hyperparameter 'momentum'",
+    ),
+    "non-positive lr": (
+        ["--hparams", '{"learning_rate": -0.001}'],
+        "'learning_rate' must be positive",
+    ),
+    "zero lr": (["--hparams", '{"learning_rate": 0}'], "'learning_rate' must be positive"),
+    "string value": (["--hparams", '{"beta2": "high"}'], "'beta2' must be a number"),
+    "dropout out of range": (
+        ["--hparams", '{"dropout_rate": 1.5}'],
+        "'dropout_rate' must lie in [0, 1)",
+    ),
+    "unwritable output": (
+        ["--output", os.path.join(DATA, "no_factory.py", "x")],
+        "cannot be written",
+    ),
+    "bad integer": (["--seed", "one"], "invalid int value: 'one'"),
+    "zero steps": (["--max-steps", "0"], "--max-steps must be at least 1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_one_line_exit_2(capsys, case):
+    extra, expected = BAD_INPUTS[case]
+    argv = {"--workload": "mnist1d_mlp", "--submission": "nadamw", "--max-steps": "5"}
+    for flag, value in zip(extra[::2], extra[1::2], strict=True):
+        argv[flag] = value
+    code, out, err = run_cli(capsys, "run", *[x for kv in argv.items() for x in kv])
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("algoperf-lite: error: "), err
+    assert expected in err and "Traceback" not in err
+
+
+def test_hparams_from_a_file(capsys, tmp_path):
+    path = tmp_path / "hp.json"
+    path.write_text('{"learning_rate": 0.003, "warmup_factor": 0.1}')
+    code, out, err = run_cli(
+        capsys,
+        "run",
+        "--workload",
+        "mnist1d_mlp",
+        "--submission",
+        "nadamw",
+        "--hparams",
+        str(path),
+        "--max-steps",
+        "5",
+        "--output",
+        str(tmp_path / "out"),
+    )
+    assert code == 0, err
+    stored = tmp_path / "out" / "study_0" / "mnist1d_mlp_jax" / "trial_1" / "hparams.json"
+    assert json.loads(stored.read_text())["learning_rate"] == 0.003
+
+
+def test_console_script_end_to_end():
+    """The installed entry point: exit status and stderr as a user sees them."""
+    command = [
+        sys.executable,
+        "-m",
+        "algoperf_lite.cli",
+        "run",
+        "--workload",
+        "nope",
+        "--submission",
+        "nadamw",
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "algoperf-lite: error: unknown workload 'nope'; known: mnist1d_mlp, mnist1d_cnn, digits_cnn"
+    ]
