@@ -273,11 +273,6 @@ class TrialResult:
     rows: list[dict] = dataclasses.field(default_factory=list, repr=False)
     skipped: bool = False
 
-    def fingerprint(self) -> dict:
-        """What identifies the trial: re-running with the same is a no-op."""
-        keys = ("workload", "submission", "seed", "hparams", "max_steps", "max_seconds")
-        return {k: getattr(self, k) for k in keys}
-
     def to_json(self) -> dict:
         out = dataclasses.asdict(self)
         del out["rows"], out["skipped"]
