@@ -3,6 +3,10 @@
     algoperf-lite workloads [--json]
     algoperf-lite run --workload W --submission S [--hparams JSON-or-file]
                       [--seed N] [--output DIR] [--max-steps N] [--max-seconds T]
+    algoperf-lite tune --workload W --submission S [--search-space F]
+                       [--ruleset external|self] [--trials 5] [--studies 3] [--seed N] --output DIR
+    algoperf-lite score DIR... [--json] [--time steps|seconds] [--targets F] [--report DIR]
+    algoperf-lite benchmark --submission S [--search-space F] [--output DIR]
 
 Bad input ends with one line on stderr naming the problem and the fix, and
 exit status 2.
@@ -18,6 +22,7 @@ import sys
 from algoperf_lite.errors import UserError
 
 EXIT_BAD_INPUT = 2
+BASELINES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "results", "baselines")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,7 +76,7 @@ def cmd_run(args) -> int:
     hparams = submission.resolve_hparams(read_hparams(args.hparams))
     output = args.output or os.path.join("runs", submission.name)
     folder = io.trial_dir(output, workload.name, trial=args.trial)
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    progress = _progress(args)
     result = run_trial(
         workload,
         submission,
@@ -86,6 +91,136 @@ def cmd_run(args) -> int:
     print(f"{prefix}{result.summary()}")
     print(f"results in {folder}")
     return 0
+
+
+def _space_for(args, submission):
+    from algoperf_lite import search_space
+
+    if args.ruleset == "self":
+        return None
+    if args.search_space:
+        return search_space.load(args.search_space)
+    space = search_space.default_space(submission.name)
+    if space is None:
+        raise UserError(
+            f"no search space shipped for '{submission.name}'; pass --search-space FILE "
+            "(AlgoPerf's JSON format) or use --ruleset self"
+        )
+    return space
+
+
+def cmd_tune(args) -> int:
+    from algoperf_lite.spec import load_submission
+    from algoperf_lite.tuning import tune
+    from workloads import get_workload
+
+    workload = get_workload(args.workload)
+    submission = load_submission(args.submission)
+    results = tune(
+        [workload],
+        submission,
+        _space_for(args, submission),
+        output=args.output,
+        ruleset=args.ruleset,
+        trials=args.trials,
+        studies=args.studies,
+        seed=args.seed,
+        progress=_progress(args),
+    )
+    reached = sum(r.status == "target_reached" for r in results)
+    skipped = sum(r.skipped for r in results)
+    print(
+        f"{workload.name} / {submission.name}: {len(results)} trials ({skipped} already done), "
+        f"{reached} reached the target; results in {args.output}"
+    )
+    return 0
+
+
+def _score_args(paths):
+    experiments = {}
+    for path in paths:
+        name = os.path.basename(os.path.normpath(path))
+        if name in experiments:
+            raise UserError(f"two experiment folders are named '{name}'; rename one")
+        experiments[name] = path
+    return experiments
+
+
+def cmd_score(args) -> int:
+    from algoperf_lite import scoring
+
+    targets = None
+    if args.targets:
+        if not os.path.isfile(args.targets):
+            raise UserError(f"targets file not found: {args.targets}; check the path")
+        targets = scoring.read_targets(args.targets)
+    report = scoring.score(_score_args(args.experiments), time=args.time, targets=targets)
+    if args.report:
+        report.write(args.report)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(report.markdown())
+    return 0
+
+
+def cmd_benchmark(args) -> int:
+    import glob
+
+    from algoperf_lite import scoring
+    from algoperf_lite.spec import load_submission
+    from algoperf_lite.tuning import tune
+    from workloads import WORKLOADS
+
+    submission = load_submission(args.submission)
+    space = _space_for(args, submission)
+    suite = [w for w in WORKLOADS.values() if w.offline == (args.suite == "offline")]
+    if not suite:
+        raise UserError(f"no workloads registered in the '{args.suite}' suite yet")
+    output = args.output or os.path.join("runs", "benchmark", submission.name)
+    tune(
+        suite,
+        submission,
+        space,
+        output=output,
+        ruleset=args.ruleset,
+        trials=args.trials,
+        studies=args.studies,
+        seed=args.seed,
+        progress=_progress(args),
+    )
+    experiments = {submission.name: output}
+    for folder in sorted(glob.glob(os.path.join(args.baselines, "*"))):
+        name = os.path.basename(folder)
+        if os.path.isdir(folder) and name not in experiments:
+            experiments[name] = folder
+    report = scoring.score(experiments, time=args.time)
+    report.write(os.path.join(output, "report"))
+    print(report.markdown())
+    print(f"report and performance profile in {os.path.join(output, 'report')}")
+    return 0
+
+
+def _progress(args) -> bool:
+    return sys.stderr.isatty() if args.progress is None else args.progress
+
+
+def _add_tuning_args(p):
+    p.add_argument("--search-space", help="AlgoPerf JSON space or list (default: the shipped one)")
+    p.add_argument("--ruleset", choices=["external", "self"], default="external")
+    p.add_argument("--trials", type=int, default=5, help="trials per study (default 5)")
+    p.add_argument("--studies", type=int, default=3, help="studies (default 3)")
+    p.add_argument("--seed", type=int, default=0)
+    _add_progress(p)
+
+
+def _add_progress(p):
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: when stderr is a terminal)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,13 +240,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trial", type=int, default=1, help="trial index in the folder (default 1)")
     p.add_argument("--max-steps", type=int, help="step budget (default: the workload's step_hint)")
     p.add_argument("--max-seconds", type=float, help="training-time budget in seconds")
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar (default: when stderr is a terminal)",
-    )
+    _add_progress(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("tune", help="run a tuning ruleset's studies on one workload")
+    p.add_argument("--workload", required=True)
+    p.add_argument("--submission", required=True)
+    p.add_argument("--output", required=True, help="experiment folder (AlgoPerf layout)")
+    _add_tuning_args(p)
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("score", help="AlgoPerf score of experiment folders")
+    p.add_argument("experiments", nargs="+", metavar="DIR", help="one folder per submission")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--time", choices=["steps", "seconds"], default="steps")
+    p.add_argument("--targets", help="JSON file of targets for workloads we do not know")
+    p.add_argument("--report", help="write scores.md, times.csv and the profile plot here")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("benchmark", help="tune on the whole suite and score against baselines")
+    p.add_argument("--submission", required=True)
+    p.add_argument("--suite", choices=["offline", "tfds"], default="offline")
+    p.add_argument("--output", help="experiment folder (default: runs/benchmark/<submission>)")
+    p.add_argument("--baselines", default=BASELINES, help="folder of baseline experiments")
+    p.add_argument("--time", choices=["steps", "seconds"], default="steps")
+    _add_tuning_args(p)
+    p.set_defaults(func=cmd_benchmark)
     return parser
 
 

@@ -3,12 +3,16 @@
 Dict form: ``{name: {"min": a, "max": b, "scaling": "log" | "linear"}}`` or
 ``{name: {"feasible_points": [...]}}``. Unlike AlgoPerf, whose shuffle uses
 the unseeded global NumPy generator, the same seed always gives the same points.
+List form: a JSON list of points, used in order: a hyperparameter *list*.
+Names a space leaves out take the submission's declared defaults.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 
 from scipy.stats import qmc
 
@@ -58,3 +62,54 @@ def sample(space: Mapping, num_points: int, seed: int = 0) -> list[dict[str, flo
                 point[name] = spec["min"] + u * (spec["max"] - spec["min"])
         points.append(point)
     return points
+
+
+SPACES_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(__file__)), "submissions", "search_spaces"
+)
+
+
+def default_space(submission: str) -> Mapping | None:
+    """The tuning space shipped for a registered submission, if any."""
+    path = os.path.join(SPACES_DIR, f"{submission}.json")
+    return load(path) if os.path.exists(path) else None
+
+
+def load(source) -> Mapping | list:
+    """A space from a JSON file path, or an already-parsed dict or list."""
+    if isinstance(source, (Mapping, list)):
+        space = source
+    else:
+        if not os.path.isfile(source):
+            raise UserError(f"search space file not found: {source}; check the path")
+        try:
+            with open(source) as f:
+                space = json.load(f)
+        except json.JSONDecodeError as e:
+            raise UserError(
+                f"malformed JSON in search space {source}: {e.msg} at line {e.lineno}; fix the JSON"
+            ) from None
+    if isinstance(space, list):
+        if not space or not all(isinstance(p, Mapping) for p in space):
+            raise UserError("a hyperparameter list must be a non-empty JSON list of objects")
+    else:
+        validate(space)
+    return space
+
+
+def check_names(space, known: Sequence[str], submission: str) -> None:
+    """Refuse names the submission does not declare."""
+    names = set().union(*(p.keys() for p in space)) if isinstance(space, list) else set(space)
+    unknown = sorted(names - set(known))
+    if unknown:
+        raise UserError(
+            f"search space names '{unknown[0]}', which submission '{submission}' does not "
+            f"declare; expected names: {', '.join(known)}"
+        )
+
+
+def points(space, num_points: int, seed: int = 0) -> list[dict]:
+    """The first ``num_points`` of a list, or Halton samples of a dict space."""
+    if isinstance(space, list):
+        return [dict(p) for p in space[:num_points]]
+    return sample(space, num_points, seed)

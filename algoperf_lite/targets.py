@@ -1,7 +1,8 @@
 """Setting a workload's validation/test targets the AlgoPerf way, in small.
 
 1. Tune the reference NAdamW: the submission's declared point plus
-   ``num_points - 1`` Halton points of :data:`SEARCH_SPACE`, one run each
+   ``num_points - 1`` Halton points of its tuning space
+   (``submissions/search_spaces/nadamw.json``), one run each
    (seed 0) at the workload's declared step budget.
 2. Rerun the point with the best validation metric on ``seeds`` seeds.
 3. Validation target = median over those seeds of the best validation value;
@@ -27,14 +28,7 @@ from algoperf_lite.runner import run_trial
 from algoperf_lite.spec import Workload, load_submission
 
 REFERENCE = "nadamw"
-SEARCH_SPACE = {
-    "learning_rate": {"min": 5e-4, "max": 2e-2, "scaling": "log"},
-    "one_minus_beta1": {"min": 0.02, "max": 0.2, "scaling": "log"},
-    "weight_decay": {"min": 1e-3, "max": 0.3, "scaling": "log"},
-    "warmup_factor": {"feasible_points": [0.02, 0.05, 0.1]},
-    "label_smoothing": {"feasible_points": [0.0, 0.1]},
-    "dropout_rate": {"feasible_points": [0.0, 0.1]},
-}
+SEARCH_SPACE = search_space.default_space(REFERENCE)
 
 
 def _best_eval(workload: Workload, rows: list[dict]) -> dict:

@@ -1,0 +1,245 @@
+"""AlgoPerf's scoring: time to target, performance profiles, benchmark score.
+
+Per workload and submission: each trial's time is the first evaluation whose
+validation metric reaches the target (``<=`` for minimized metrics); a
+study's time is its fastest trial (the minimum over *times*, not over trial
+names as AlgoPerf's own code once did); the workload's time is the median over
+studies; a miss is infinity. Across submissions, each time is divided by the
+fastest on that workload, ratios above ``max_tau`` (4) drop out,
+``rho(tau)`` is the share of workloads with ratio <= tau on 100 points from
+1 to 4, and the benchmark score is the area under ``rho`` divided by 3, in [0, 1].
+
+Experiment folders are ``<dir>/study_<k>/<workload>_jax/trial_<i>/eval_measurements.csv``
+(a folder without a study level counts as one study). Targets come from our
+``result.json``, else from the workload registry, else from a ``--targets``
+JSON file ``{workload: {"metric": "validation/accuracy", "target": 0.97}}``,
+which is how AlgoPerf's own experiment folders are scored.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import glob
+import json
+import math
+import os
+import re
+
+import numpy as np
+
+from algoperf_lite import io
+from algoperf_lite.errors import UserError
+
+TIME_COLUMNS = {"steps": ("global_step",), "seconds": ("accumulated_submission_time", "score")}
+MINIMIZED = ("loss", "error_rate", "wer", "ctc_loss", "l1_loss", "ce_loss")
+MAX_TAU = 4.0
+NUM_TAUS = 100
+_WORKLOAD_DIR = re.compile(r"^(.*)_(jax|pytorch)$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    metric: str  # an eval_measurements.csv column, e.g. "validation/accuracy"
+    value: float
+    higher_is_better: bool
+
+
+def direction(metric: str) -> bool:
+    """AlgoPerf's convention: losses and error rates are minimized."""
+    return not metric.split("/")[-1].endswith(MINIMIZED)
+
+
+def _target(workload: str, trial_dirs: list[str], targets: dict | None) -> Target:
+    for folder in trial_dirs:
+        path = os.path.join(folder, io.RESULT_FILE)
+        if os.path.exists(path):
+            stored = _read_json(path)
+            if stored.get("target") is not None:
+                metric = stored["metric"]
+                return Target(metric, float(stored["target"]), direction(metric))
+    if targets and workload in targets:
+        entry = targets[workload]
+        return Target(entry["metric"], float(entry["target"]), direction(entry["metric"]))
+    from workloads import WORKLOADS
+
+    if workload in WORKLOADS and WORKLOADS[workload].validation_target is not None:
+        w = WORKLOADS[workload]
+        return Target(w.metric_column, w.validation_target, w.higher_is_better)
+    raise UserError(
+        f"no target known for workload '{workload}'; pass --targets FILE with "
+        f'{{"{workload}": {{"metric": "validation/...", "target": ...}}}}'
+    )
+
+
+def read_targets(path: str) -> dict:
+    """``{workload: {"metric": column, "target": value}}`` from a JSON file, checked."""
+    targets = _read_json(path)
+    ok = isinstance(targets, dict) and all(
+        isinstance(v, dict)
+        and isinstance(v.get("metric"), str)
+        and isinstance(v.get("target"), (int, float))
+        and not isinstance(v.get("target"), bool)
+        for v in targets.values()
+    )
+    if not ok:
+        raise UserError(
+            f'{path} must map each workload to {{"metric": "validation/...", "target": number}}'
+        )
+    return targets
+
+
+def _read_json(path: str):
+    try:
+        return io.read_json(path)
+    except (OSError, json.JSONDecodeError) as e:
+        raise UserError(f"cannot read {path}: {e}; remove or repair the file") from None
+
+
+def trial_time(path: str, target: Target, time: str = "steps") -> float:
+    """Time column at the first evaluation that reaches the target; inf if none."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, csv.Error, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read {path}: {e}; remove or repair the file") from None
+    if not rows:
+        return math.inf
+    time_column = next((c for c in TIME_COLUMNS[time] if c in rows[0]), None)
+    for column in (target.metric, time_column):
+        if column is None or column not in rows[0]:
+            missing = column or "/".join(TIME_COLUMNS[time])
+            raise UserError(f"{path} has no '{missing}' column; it is not an eval_measurements.csv")
+    for row in rows:
+        try:
+            value, at = float(row[target.metric]), float(row[time_column])
+        except (TypeError, ValueError):
+            raise UserError(
+                f"{path}: non-numeric value in '{target.metric}' or '{time_column}'; "
+                "remove or repair the file"
+            ) from None
+        reached = value >= target.value if target.higher_is_better else value <= target.value
+        if reached and math.isfinite(value):
+            return at
+    return math.inf
+
+
+def experiment_times(
+    experiment: str, time: str = "steps", targets: dict | None = None
+) -> dict[str, float]:
+    """{workload: median over studies of the fastest trial's time} for one folder."""
+    if not os.path.isdir(experiment):
+        raise UserError(f"experiment folder not found: {experiment}")
+    studies = sorted(glob.glob(os.path.join(experiment, "study_*"))) or [experiment]
+    per_workload: dict[str, list[float]] = {}
+    for study in studies:
+        for wdir in sorted(glob.glob(os.path.join(study, "*_*"))):
+            match = _WORKLOAD_DIR.match(os.path.basename(wdir))
+            if not match or not os.path.isdir(wdir):
+                continue
+            workload = match.group(1)
+            trials = sorted(glob.glob(os.path.join(wdir, "trial_*")))
+            target = _target(workload, trials, targets)
+            times = [
+                trial_time(os.path.join(t, io.MEASUREMENTS_FILE), target, time)
+                for t in trials
+                if os.path.exists(os.path.join(t, io.MEASUREMENTS_FILE))
+            ]
+            per_workload.setdefault(workload, []).append(min(times, default=math.inf))
+    if not per_workload:
+        raise UserError(
+            f"{experiment} holds no <workload>_jax/trial_<i> folders; "
+            "pass an experiment folder written by 'algoperf-lite tune' or AlgoPerf"
+        )
+    return {w: float(np.median(v)) for w, v in per_workload.items()}
+
+
+def performance_profiles(times: dict[str, dict[str, float]], max_tau: float = MAX_TAU):
+    """taus and {submission: rho(tau)} over the union of workloads."""
+    workloads = sorted(set().union(*(t.keys() for t in times.values())))
+    table = np.array([[times[s].get(w, math.inf) for w in workloads] for s in times])
+    best = table.min(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = np.where(np.isfinite(best), table / best, math.inf)
+    ratios = np.where(ratios > max_tau, math.inf, ratios)
+    taus = np.linspace(1.0, max_tau, NUM_TAUS)
+    rho = {s: (ratios[i][None, :] <= taus[:, None]).mean(axis=1) for i, s in enumerate(times)}
+    return taus, rho, workloads
+
+
+def benchmark_score(taus, rho) -> float:
+    return float(np.trapezoid(rho, taus) / (taus[-1] - taus[0]))
+
+
+@dataclasses.dataclass
+class Report:
+    time: str
+    workloads: list[str]
+    times: dict[str, dict[str, float]]
+    scores: dict[str, float]
+    taus: np.ndarray
+    profiles: dict[str, np.ndarray]
+
+    def to_json(self) -> dict:
+        def clean(v):
+            return v if math.isfinite(v) else None
+
+        return {
+            "scores": self.scores,
+            "times": {s: {w: clean(v) for w, v in t.items()} for s, t in self.times.items()},
+        }
+
+    def markdown(self) -> str:
+        unit = "steps" if self.time == "steps" else "s"
+        head = "| submission | score | " + " | ".join(self.workloads) + " |"
+        lines = [head, "|---" * (len(self.workloads) + 2) + "|"]
+        for s, score in sorted(self.scores.items(), key=lambda kv: -kv[1]):
+            cells = [
+                "miss" if not math.isfinite(t) else (f"{t:.0f}" if unit == "steps" else f"{t:.2f}")
+                for t in (self.times[s].get(w, math.inf) for w in self.workloads)
+            ]
+            lines.append(f"| {s} | {score:.3f} | " + " | ".join(cells) + " |")
+        note = f"Time to target in {unit} (median over studies of the best trial); miss = inf."
+        return "\n".join(lines + ["", note])
+
+    def write(self, folder: str) -> list[str]:
+        """scores.md, times.csv and performance_profile.png in ``folder``."""
+        io.ensure_writable(folder)
+        io.write_atomic(os.path.join(folder, "scores.md"), self.markdown() + "\n")
+        rows = [
+            {"submission": s, **{w: t.get(w, math.inf) for w in self.workloads}}
+            for s, t in self.times.items()
+        ]
+        io.write_csv(os.path.join(folder, "times.csv"), rows)
+        plot = os.path.join(folder, "performance_profile.png")
+        plot_profiles(self, plot)
+        return [os.path.join(folder, f) for f in ("scores.md", "times.csv")] + [plot]
+
+
+def plot_profiles(report: Report, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for s, rho in report.profiles.items():
+        ax.step(report.taus, rho, where="post", label=f"{s} ({report.scores[s]:.3f})")
+    ax.set_xlabel(f"ratio of {report.time} to target to the best submission (tau)")
+    ax.set_ylabel("share of workloads")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Performance profiles (score = normalized area)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def score(experiments: dict[str, str], time: str = "steps", targets: dict | None = None) -> Report:
+    """Score ``{submission name: experiment folder}`` against each other."""
+    if time not in TIME_COLUMNS:
+        raise UserError(f"--time must be one of {', '.join(TIME_COLUMNS)}, got '{time}'")
+    times = {name: experiment_times(path, time, targets) for name, path in experiments.items()}
+    taus, profiles, workloads = performance_profiles(times)
+    scores = {s: benchmark_score(taus, rho) for s, rho in profiles.items()}
+    return Report(time, workloads, times, scores, taus, profiles)

@@ -1,0 +1,98 @@
+"""Sweeps as data: many hyperparameter points x workloads, one record per trial.
+
+A sweep runs every point to the full step budget (no early stop at the
+target), so that steps to *any* target can be read off its learning curves
+later: lists and analyses are rebuilt from the stored table in seconds.
+
+Records are appended to a JSON-lines file as each trial finishes, so a killed
+sweep resumes where it stopped; ``compact`` turns them into one gzipped CSV in
+long form (one row per evaluation) for committing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+from tqdm import tqdm
+
+from algoperf_lite.runner import run_trial
+from algoperf_lite.spec import Submission, Workload
+
+CURVE_COLUMNS = ("global_step", "score", "train/loss")
+
+
+def _record(workload: Workload, point_id: int, seed: int, result) -> dict:
+    column = workload.metric_column
+    return {
+        "workload": workload.name,
+        "point": point_id,
+        "seed": seed,
+        "status": result.status,
+        "hparams": result.hparams,
+        "curve": [
+            {**{k: row[k] for k in CURVE_COLUMNS}, "value": row[column]} for row in result.rows
+        ],
+    }
+
+
+def run_sweep(
+    workloads: list[Workload],
+    submission: Submission,
+    points: list[dict],
+    path: str,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[dict]:
+    """Run ``points`` on ``workloads`` (seed ``seed``), appending to ``path``."""
+    done = {(r["workload"], r["point"], r["seed"]) for r in read_records(path)}
+    jobs = [
+        (w, i, p) for w in workloads for i, p in enumerate(points) if (w.name, i, seed) not in done
+    ]
+    with open(path, "a") as f:
+        for w, i, point in tqdm(jobs, desc="sweep", unit="trial", disable=not progress):
+            result = run_trial(w, submission, point, seed=seed, stop_at_target=False)
+            f.write(json.dumps(_record(w, i, seed, result)) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    return read_records(path)
+
+
+def read_records(path: str) -> list[dict]:
+    """Finished records; a line cut short by a kill is ignored (it is rerun)."""
+    if not os.path.exists(path):
+        return []
+    records = []
+    with open(path) as f:
+        for line in f:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+def to_frame(records: list[dict]) -> pd.DataFrame:
+    """Long form: one row per (workload, point, seed, evaluation), hparams as columns."""
+    rows = []
+    for r in records:
+        base = {
+            "workload": r["workload"],
+            "point": r["point"],
+            "seed": r["seed"],
+            "status": r["status"],
+            **{f"hp/{k}": v for k, v in r["hparams"].items()},
+        }
+        rows += [{**base, **c} for c in r["curve"]] or [base]
+    return pd.DataFrame(rows)
+
+
+def compact(records: list[dict], path: str) -> None:
+    tmp = f"{path}.tmp"
+    to_frame(records).to_csv(tmp, index=False, compression="gzip", float_format="%.6g")
+    os.replace(tmp, path)
+
+
+def load(path: str) -> pd.DataFrame:
+    return pd.read_csv(path)

@@ -1,0 +1,115 @@
+"""AlgoPerf's tuning rulesets over our runner, in AlgoPerf's directory layout.
+
+* External tuning: ``studies`` studies of ``trials`` trials each. A dict
+  space is sampled anew for every study (Halton, seed ``seed + study``); a
+  list space (a hyperparameter list) gives the same points, in order, to every
+  study. Names the space leaves out take the submission's defaults.
+* Self-tuning: no hyperparameters (the submission's defaults), ``studies``
+  runs of one trial each, with a step budget of 1.5x the workload's
+  ``step_hint`` (AlgoPerf gives self-tuning 1.5x the runtime budget); the
+  schedule horizon stays ``step_hint``.
+
+Trial ``i`` of study ``k`` goes to ``<output>/study_<k>/<workload>_jax/trial_<i+1>``
+with a training seed derived from ``(seed, k, i)``. Re-running a tuning
+command skips finished trials, so a killed study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tqdm import tqdm
+
+from algoperf_lite import io, search_space
+from algoperf_lite.errors import UserError
+from algoperf_lite.runner import TrialResult, run_trial
+from algoperf_lite.spec import Submission, Workload
+
+RULESETS = ("external", "self")
+SELF_TUNING_BUDGET = 1.5
+
+
+def trial_seed(seed: int, study: int, trial: int) -> int:
+    return int(np.random.SeedSequence([seed, study, trial]).generate_state(1)[0] % 2**31)
+
+
+def plan(
+    workload: Workload,
+    submission: Submission,
+    space=None,
+    *,
+    ruleset: str = "external",
+    trials: int = 5,
+    studies: int = 3,
+    seed: int = 0,
+) -> list[dict]:
+    """Every trial of the ruleset as keyword arguments for ``run_trial``."""
+    if ruleset not in RULESETS:
+        raise UserError(f"unknown ruleset '{ruleset}'; choose one of: {', '.join(RULESETS)}")
+    if trials < 1 or studies < 1:
+        raise UserError("--trials and --studies must be at least 1")
+    if ruleset == "self":
+        if space is not None:
+            raise UserError("self-tuning takes no search space; drop --search-space")
+        max_steps = int(SELF_TUNING_BUDGET * workload.step_hint)
+        study_points = [[{}] for _ in range(studies)]
+    else:
+        if space is None:
+            raise UserError(
+                f"external tuning needs a search space for '{submission.name}'; "
+                "pass --search-space FILE"
+            )
+        space = search_space.load(space)
+        search_space.check_names(space, list(submission.hparams), submission.name)
+        max_steps = None
+        study_points = [search_space.points(space, trials, seed=seed + k) for k in range(studies)]
+    jobs = []
+    for k, points in enumerate(study_points):
+        for i, point in enumerate(points):
+            jobs.append(
+                dict(
+                    hparams=submission.resolve_hparams(point),
+                    seed=trial_seed(seed, k, i),
+                    max_steps=max_steps,
+                    study=k,
+                    trial=i + 1,
+                )
+            )
+    return jobs
+
+
+def tune(
+    workloads: list[Workload],
+    submission: Submission,
+    space=None,
+    *,
+    output: str,
+    ruleset: str = "external",
+    trials: int = 5,
+    studies: int = 3,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[TrialResult]:
+    """Run (or finish) a ruleset's studies on each workload, one progress bar for all."""
+    jobs = [
+        (w, job)
+        for w in workloads
+        for job in plan(
+            w, submission, space, ruleset=ruleset, trials=trials, studies=studies, seed=seed
+        )
+    ]
+    io.ensure_writable(output)
+    results = []
+    bar = tqdm(jobs, desc=f"tuning {submission.name}", unit="trial", disable=not progress)
+    for w, job in bar:
+        bar.set_postfix_str(f"{w.name} study {job['study']} trial {job['trial']}")
+        folder = io.trial_dir(output, w.name, trial=job["trial"], study=f"study_{job['study']}")
+        result = run_trial(
+            w,
+            submission,
+            job["hparams"],
+            seed=job["seed"],
+            max_steps=job["max_steps"],
+            output_dir=folder,
+        )
+        results.append(result)
+    return results

@@ -1,0 +1,109 @@
+"""Rulesets: which trials run, with which points and seeds; resuming after a kill."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from algoperf_lite import UserError, io, load_submission
+from algoperf_lite.search_space import default_space
+from algoperf_lite.tuning import plan, tune
+from workloads import WORKLOADS
+
+MLP = WORKLOADS["mnist1d_mlp"]
+
+
+def test_external_plan_is_seeded_and_studies_differ(nadamw):
+    space = default_space("nadamw")
+    a = plan(MLP, nadamw, space, trials=5, studies=3, seed=7)
+    b = plan(MLP, nadamw, space, trials=5, studies=3, seed=7)
+    assert a == b and len(a) == 15
+    by_study = [[j["hparams"] for j in a if j["study"] == k] for k in range(3)]
+    assert by_study[0] != by_study[1]
+    assert len({j["seed"] for j in a}) == 15
+    assert all(j["hparams"]["beta2"] == nadamw.hparams["beta2"] for j in a)  # not in the space
+
+
+def test_list_space_gives_the_same_points_in_order_to_every_study(nadamw):
+    points = [{"learning_rate": 0.01}, {"learning_rate": 0.003}, {"learning_rate": 0.001}]
+    jobs = plan(MLP, nadamw, points, trials=2, studies=2)
+    assert [j["hparams"]["learning_rate"] for j in jobs] == [0.01, 0.003, 0.01, 0.003]
+
+
+def test_self_tuning_runs_defaults_with_a_longer_budget(nadamw):
+    jobs = plan(MLP, nadamw, None, ruleset="self", studies=3)
+    assert len(jobs) == 3 and all(j["hparams"] == nadamw.hparams for j in jobs)
+    assert {j["max_steps"] for j in jobs} == {int(1.5 * MLP.step_hint)}
+    with pytest.raises(UserError, match="self-tuning takes no search space"):
+        plan(MLP, nadamw, default_space("nadamw"), ruleset="self")
+
+
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ({"learnig_rate": {"min": 1e-3, "max": 1e-2, "scaling": "log"}}, "'learnig_rate'"),
+        ([{"momentum": 0.9}], "'momentum', which submission 'nadamw' does not declare"),
+        (None, "external tuning needs a search space"),
+    ],
+)
+def test_bad_spaces_are_refused(nadamw, space, message):
+    with pytest.raises(UserError, match=message):
+        plan(MLP, nadamw, space)
+
+
+def test_tune_resumes_after_a_kill_without_redoing_trials(tmp_path):
+    out = str(tmp_path / "exp")
+    command = [
+        sys.executable,
+        "-m",
+        "algoperf_lite.cli",
+        "tune",
+        "--workload",
+        "mnist1d_mlp",
+        "--submission",
+        "nadamw",
+        "--trials",
+        "3",
+        "--studies",
+        "1",
+        "--output",
+        out,
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = os.path.join(io.trial_dir(out, "mnist1d_mlp", trial=1), io.RESULT_FILE)
+    deadline = time.time() + 240
+    while not os.path.exists(first) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert os.path.exists(first)
+    finished_before = {
+        i
+        for i in (1, 2, 3)
+        if os.path.exists(os.path.join(io.trial_dir(out, "mnist1d_mlp", trial=i), io.RESULT_FILE))
+    }
+    assert finished_before != {1, 2, 3}, "the kill came too late to test anything"
+    mtimes = {
+        i: os.path.getmtime(os.path.join(io.trial_dir(out, "mnist1d_mlp", trial=i), io.RESULT_FILE))
+        for i in finished_before
+    }
+    results = tune(
+        [MLP],
+        load_submission("nadamw"),
+        default_space("nadamw"),
+        output=out,
+        trials=3,
+        studies=1,
+        progress=False,
+    )
+    assert [r.skipped for r in results] == [i in finished_before for i in (1, 2, 3)]
+    for i, t in mtimes.items():  # finished trials were not rewritten
+        path = os.path.join(io.trial_dir(out, "mnist1d_mlp", trial=i), io.RESULT_FILE)
+        assert os.path.getmtime(path) == t
+    assert all(
+        os.path.exists(os.path.join(io.trial_dir(out, "mnist1d_mlp", trial=i), io.RESULT_FILE))
+        for i in (1, 2, 3)
+    )
