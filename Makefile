@@ -19,8 +19,9 @@ $(STAMP): setup.cfg pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) tests
 
+# FROM_SCRATCH=1 also reruns the sweeps and baseline experiments (see README).
 reproduce: $(STAMP)
-	$(BIN)/python scripts/reproduce.py --seeds $(SEEDS)
+	$(BIN)/python scripts/reproduce.py --seeds $(SEEDS) $(if $(FROM_SCRATCH),--from-scratch,)
 
 # Re-derive workload targets and step budgets (slow: minutes per workload).
 targets: $(STAMP)

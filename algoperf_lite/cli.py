@@ -7,6 +7,8 @@
                        [--ruleset external|self] [--trials 5] [--studies 3] [--seed N] --output DIR
     algoperf-lite score DIR... [--json] [--time steps|seconds] [--targets F] [--report DIR]
     algoperf-lite benchmark --submission S [--search-space F] [--output DIR]
+    algoperf-lite lists build SWEEP [--length 5] [--output FILE]
+    algoperf-lite lists evaluate SWEEP_DIR [--length 5]
 
 Bad input ends with one line on stderr naming the problem and the fix, and
 exit status 2.
@@ -201,6 +203,54 @@ def cmd_benchmark(args) -> int:
     return 0
 
 
+def _sweep_steps(path):
+    from algoperf_lite import lists, sweeps
+    from workloads import WORKLOADS
+
+    if not os.path.isfile(path):
+        raise UserError(f"sweep table not found: {path}; pass a .csv.gz written by a sweep")
+    try:
+        frame = sweeps.load(path)
+    except Exception as e:  # pandas raises many types for a bad file
+        raise UserError(f"cannot read sweep table {path}: {type(e).__name__}") from None
+    missing = {"workload", "point", "seed", "global_step", "value"} - set(frame.columns)
+    if missing:
+        raise UserError(f"{path} is not a sweep table (no '{sorted(missing)[0]}' column)")
+    return frame, lists.steps_table(frame, WORKLOADS)
+
+
+def cmd_lists_build(args) -> int:
+    from algoperf_lite import io, lists
+
+    frame, steps = _sweep_steps(args.sweep)
+    points = [lists.hparams_of(frame, p) for p in lists.build(steps, args.length)]
+    if args.output:
+        io.write_json(args.output, points)
+        print(f"{len(points)}-point list over {', '.join(steps.columns)} written to {args.output}")
+    else:
+        print(json.dumps(points, indent=2))
+    return 0
+
+
+def cmd_lists_evaluate(args) -> int:
+    from algoperf_lite import lists_study
+    from workloads import WORKLOADS
+
+    folder = args.sweep_dir
+    needed = [
+        "nadamw_broad.csv.gz",
+        "nadamw_grid.csv.gz",
+        "nadamw_algoperf_list.csv.gz",
+        "nadamw_tpe.csv.gz",
+    ]
+    absent = [n for n in needed if not os.path.isfile(os.path.join(folder, n))]
+    if absent:
+        raise UserError(f"{folder} lacks {absent[0]}; run 'make reproduce FROM_SCRATCH=1' first")
+    result = lists_study.evaluate(folder, WORKLOADS)
+    print(lists_study.markdown(result))
+    return 0
+
+
 def _progress(args) -> bool:
     return sys.stderr.isatty() if args.progress is None else args.progress
 
@@ -266,6 +316,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time", choices=["steps", "seconds"], default="steps")
     _add_tuning_args(p)
     p.set_defaults(func=cmd_benchmark)
+
+    p = sub.add_parser("lists", help="hyperparameter lists from a sweep")
+    lists_sub = p.add_subparsers(dest="lists_command", required=True, parser_class=_Parser)
+    q = lists_sub.add_parser("build", help="build a list greedily from a sweep table")
+    q.add_argument("sweep", help="a sweep table (.csv.gz), e.g. results/sweeps/nadamw_broad.csv.gz")
+    q.add_argument("--length", type=int, default=5)
+    q.add_argument("--output", help="write the list here (a JSON list usable as a search space)")
+    q.set_defaults(func=cmd_lists_build)
+    q = lists_sub.add_parser("evaluate", help="leave-one-workload-out table with baselines")
+    q.add_argument("sweep_dir", help="folder of the study's sweeps, e.g. results/sweeps")
+    q.set_defaults(func=cmd_lists_evaluate)
     return parser
 
 

@@ -90,3 +90,19 @@ def baseline_markdown(report: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def baselines_markdown(report) -> str:
+    return "\n".join(
+        [
+            "# Committed baselines under the external-tuning ruleset",
+            "",
+            "Each submission tuned with its shipped search space (submissions/search_spaces/),",
+            "3 studies x 5 trials per offline workload, scored by steps to target with",
+            "AlgoPerf's rules. `algoperf-lite benchmark` scores a new submission beside these.",
+            "Regenerate the experiments with `make reproduce FROM_SCRATCH=1`.",
+            "",
+            report.markdown(),
+            "",
+        ]
+    )

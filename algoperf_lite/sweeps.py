@@ -59,6 +59,75 @@ def run_sweep(
     return read_records(path)
 
 
+def _distributions(space):
+    import optuna
+
+    dists = {}
+    for name, spec in space.items():
+        if "feasible_points" in spec:
+            dists[name] = optuna.distributions.CategoricalDistribution(spec["feasible_points"])
+        else:
+            log = spec["scaling"] == "log"
+            dists[name] = optuna.distributions.FloatDistribution(spec["min"], spec["max"], log=log)
+    return dists
+
+
+def run_tpe(
+    workloads: list[Workload],
+    submission: Submission,
+    space: dict,
+    path: str,
+    trials: int = 5,
+    seeds: tuple[int, ...] = (0, 1, 2),
+    startup_trials: int = 2,
+    progress: bool = True,
+) -> list[dict]:
+    """optuna's TPE given ``trials`` trials per workload, once per seed.
+
+    The objective is steps to target, a miss counting as twice the step
+    budget. Seed ``s`` seeds both the sampler and training; record ``point``
+    is the trial's position in the run. ``startup_trials`` random trials come
+    before TPE models (optuna's default, 10, would make every trial random at
+    this budget). Finished trials are fed back to the sampler on resume.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dists = _distributions(space)
+    records = read_records(path)
+    done = {(r["workload"], r["seed"], r["point"]): r for r in records}
+    bar = tqdm(
+        total=len(workloads) * len(seeds) * trials, desc="tpe", unit="trial", disable=not progress
+    )
+    with open(path, "a") as f:
+        for w in workloads:
+            for seed in seeds:
+                sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials)
+                study = optuna.create_study(direction="minimize", sampler=sampler)
+                for t in range(trials):
+                    previous = done.get((w.name, seed, t))
+                    if previous is not None:
+                        params = {k: previous["hparams"][k] for k in dists}
+                        study.add_trial(
+                            optuna.trial.create_trial(
+                                params=params, distributions=dists, value=previous["objective"]
+                            )
+                        )
+                        bar.update()
+                        continue
+                    trial = study.ask(dists)
+                    result = run_trial(w, submission, trial.params, seed=seed, stop_at_target=False)
+                    objective = float(result.steps_to_target or 2 * w.step_hint)
+                    study.tell(trial, objective)
+                    record = {**_record(w, t, seed, result), "objective": objective}
+                    f.write(json.dumps(record) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+                    bar.update()
+    bar.close()
+    return read_records(path)
+
+
 def read_records(path: str) -> list[dict]:
     """Finished records; a line cut short by a kill is ignored (it is rerun)."""
     if not os.path.exists(path):

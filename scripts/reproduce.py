@@ -1,32 +1,69 @@
-"""Regenerate every results table from scratch on the offline default suite.
+"""Regenerate every results table and figure on the offline default suite.
 
-    python scripts/reproduce.py [--seeds 3]      # what `make reproduce` runs
+    python scripts/reproduce.py [--seeds 3] [--from-scratch]
 
-Writes results/baseline.md (and baseline.json with the raw numbers).
+Always: results/baseline.md (reference NAdamW, fresh runs, about a minute),
+results/lists.md + lists_lowo.png + lists/*.json (from the committed sweeps,
+seconds), results/baselines.md + baselines_profile.png (scoring the committed
+baseline experiments). With --from-scratch, first reruns the sweeps and the
+baseline experiments (see README for how long that takes).
 """
 
 import argparse
 import os
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from algoperf_lite import io, reports  # noqa: E402
+from algoperf_lite import io, lists_study, reports, scoring  # noqa: E402
+from algoperf_lite.search_space import default_space  # noqa: E402
+from algoperf_lite.spec import load_submission  # noqa: E402
+from algoperf_lite.tuning import tune  # noqa: E402
 from workloads import WORKLOADS  # noqa: E402
+
+BASELINE_SUBMISSIONS = ("nadamw", "adamw", "sgd")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--results", default=os.path.join(ROOT, "results"))
+    parser.add_argument("--from-scratch", action="store_true", help="rerun sweeps and baselines")
     args = parser.parse_args()
-    os.makedirs(args.results, exist_ok=True)
+    results = args.results
+    sweeps_dir = os.path.join(results, "sweeps")
+    baselines_dir = os.path.join(results, "baselines")
     offline = [w for w in WORKLOADS.values() if w.offline]
+    os.makedirs(results, exist_ok=True)
+
+    if args.from_scratch:
+        tic = time.perf_counter()
+        lists_study.run_all(sweeps_dir, offline)
+        for name in BASELINE_SUBMISSIONS:
+            tune(
+                offline,
+                load_submission(name),
+                default_space(name),
+                output=os.path.join(baselines_dir, name),
+            )
+        print(f"sweeps and baselines: {time.perf_counter() - tic:.0f}s")
+
     report = reports.baseline(offline, seeds=args.seeds)
-    io.write_json(os.path.join(args.results, "baseline.json"), report)
-    io.write_atomic(os.path.join(args.results, "baseline.md"), reports.baseline_markdown(report))
+    io.write_json(os.path.join(results, "baseline.json"), report)
+    io.write_atomic(os.path.join(results, "baseline.md"), reports.baseline_markdown(report))
     print(reports.baseline_markdown(report))
+
+    study = lists_study.evaluate(sweeps_dir, WORKLOADS)
+    for path in lists_study.write(study, results):
+        print("wrote", os.path.relpath(path, ROOT))
+
+    experiments = {n: os.path.join(baselines_dir, n) for n in BASELINE_SUBMISSIONS}
+    scored = scoring.score({n: p for n, p in experiments.items() if os.path.isdir(p)})
+    io.write_atomic(os.path.join(results, "baselines.md"), reports.baselines_markdown(scored))
+    scoring.plot_profiles(scored, os.path.join(results, "baselines_profile.png"))
+    print(reports.baselines_markdown(scored))
 
 
 if __name__ == "__main__":

@@ -107,3 +107,55 @@ def test_tune_resumes_after_a_kill_without_redoing_trials(tmp_path):
         os.path.exists(os.path.join(io.trial_dir(out, "mnist1d_mlp", trial=i), io.RESULT_FILE))
         for i in (1, 2, 3)
     )
+
+
+def test_benchmark_tunes_the_suite_and_scores_beside_baselines(tmp_path, capsys):
+    from algoperf_lite.cli import main
+
+    baselines = tmp_path / "baselines"
+    one_point = tmp_path / "space.json"
+    one_point.write_text('[{"learning_rate": 0.05}]')
+    assert (
+        main(
+            [
+                "tune",
+                "--workload",
+                "mnist1d_mlp",
+                "--submission",
+                "sgd",
+                "--trials",
+                "1",
+                "--studies",
+                "1",
+                "--search-space",
+                str(one_point),
+                "--output",
+                str(baselines / "sgd"),
+            ]
+        )
+        == 0
+    )
+    out = tmp_path / "mine"
+    code = main(
+        [
+            "benchmark",
+            "--submission",
+            "nadamw",
+            "--trials",
+            "1",
+            "--studies",
+            "1",
+            "--baselines",
+            str(baselines),
+            "--output",
+            str(out),
+        ]
+    )
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "| nadamw |" in text and "| sgd |" in text
+    header = next(line for line in text.splitlines() if line.startswith("| submission |"))
+    assert all(f" {w} " in header for w in WORKLOADS)
+    for w in WORKLOADS.values():
+        assert os.path.isdir(os.path.join(out, "study_0", f"{w.name}_jax", "trial_1"))
+    assert (out / "report" / "performance_profile.png").exists()
