@@ -68,7 +68,7 @@ def cmd_workloads(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from algoperf_lite import io
+    from algoperf_lite import checkpoints, io
     from algoperf_lite.runner import run_trial
     from algoperf_lite.spec import load_submission, read_hparams
     from workloads import get_workload
@@ -78,7 +78,10 @@ def cmd_run(args) -> int:
     hparams = submission.resolve_hparams(read_hparams(args.hparams))
     output = args.output or os.path.join("runs", submission.name)
     folder = io.trial_dir(output, workload.name, trial=args.trial)
-    progress = _progress(args)
+    if args.resume and not (
+        checkpoints.exists(folder) or os.path.exists(os.path.join(folder, io.RESULT_FILE))
+    ):
+        raise UserError(f"nothing to resume in {folder}; run without --resume to start")
     result = run_trial(
         workload,
         submission,
@@ -87,7 +90,9 @@ def cmd_run(args) -> int:
         max_steps=args.max_steps,
         max_seconds=args.max_seconds,
         output_dir=folder,
-        progress=progress,
+        checkpoint_every=args.checkpoint_every,
+        checkpoint_seconds=args.checkpoint_seconds,
+        progress=_progress(args),
     )
     prefix = "already complete: " if result.skipped else ""
     print(f"{prefix}{result.summary()}")
@@ -156,7 +161,12 @@ def cmd_score(args) -> int:
         if not os.path.isfile(args.targets):
             raise UserError(f"targets file not found: {args.targets}; check the path")
         targets = scoring.read_targets(args.targets)
-    report = scoring.score(_score_args(args.experiments), time=args.time, targets=targets)
+    report = scoring.score(
+        _score_args(args.experiments),
+        time=args.time,
+        targets=targets,
+        allow_mixed=args.allow_mixed,
+    )
     if args.report:
         report.write(args.report)
     if args.json:
@@ -290,6 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trial", type=int, default=1, help="trial index in the folder (default 1)")
     p.add_argument("--max-steps", type=int, help="step budget (default: the workload's step_hint)")
     p.add_argument("--max-seconds", type=float, help="training-time budget in seconds")
+    p.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps (orbax)")
+    p.add_argument("--checkpoint-seconds", type=float, help="checkpoint every T seconds")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the trial's last checkpoint (rerunning does this too)",
+    )
     _add_progress(p)
     p.set_defaults(func=cmd_run)
 
@@ -306,6 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time", choices=["steps", "seconds"], default="steps")
     p.add_argument("--targets", help="JSON file of targets for workloads we do not know")
     p.add_argument("--report", help="write scores.md, times.csv and the profile plot here")
+    p.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="score results of different workload definitions or targets together",
+    )
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("benchmark", help="tune on the whole suite and score against baselines")
@@ -335,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except UserError as e:
-        print(f"algoperf-lite: error: {e}", file=sys.stderr)
+        message = " ".join(str(e).split())  # one line, whatever the input held
+        print(f"algoperf-lite: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("algoperf-lite: interrupted; finished trials are kept", file=sys.stderr)

@@ -19,6 +19,7 @@ checkpointed and so that several trials can be vmapped.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import time
@@ -32,7 +33,7 @@ import numpy as np
 import optax
 from tqdm import tqdm
 
-from algoperf_lite import io
+from algoperf_lite import checkpoints, io
 from algoperf_lite.errors import UserError
 from algoperf_lite.spec import SPLITS, Submission, Workload
 
@@ -241,7 +242,10 @@ def compiled_program(
 # One trial.
 # ---------------------------------------------------------------------------
 
-STATUSES = ("target_reached", "missed", "diverged")
+STATUSES = ("target_reached", "missed", "diverged", "out_of_memory")
+RUNNING = "running"  # result.json of a trial that has not finished
+# Stops that decide the status by themselves; the others depend on the target.
+STOP_STATUS = {"divergence": "diverged", "out_of_memory": "out_of_memory"}
 
 
 @dataclasses.dataclass
@@ -251,7 +255,7 @@ class TrialResult:
     seed: int
     hparams: dict[str, float]
     status: str  # one of STATUSES
-    stopped_by: str  # target | step_budget | time_budget | divergence
+    stopped_by: str  # target | step_budget | time_budget | divergence | out_of_memory
     metric: str
     target: float | None
     steps: int
@@ -270,6 +274,9 @@ class TrialResult:
     max_steps: int
     max_seconds: float | None
     versions: dict[str, str]
+    workload_hash: str = ""
+    submission_hash: str = ""
+    preemption_count: int = 0
     rows: list[dict] = dataclasses.field(default_factory=list, repr=False)
     skipped: bool = False
 
@@ -302,6 +309,8 @@ def run_trial(
     output_dir: str | None = None,
     stop_at_target: bool = True,
     sync_every: int = 10,
+    checkpoint_every: int | None = None,
+    checkpoint_seconds: float | None = None,
     progress: bool = False,
 ) -> TrialResult:
     """Train until the validation target, the step budget or the time budget.
@@ -310,12 +319,16 @@ def run_trial(
     defaults to the workload's ``step_hint``. With ``output_dir`` (one
     trial's folder), files are written in AlgoPerf's layout, and a folder that
     already holds this same finished trial is read back instead of rerun.
+    With ``checkpoint_every`` (steps) or ``checkpoint_seconds`` (wall clock),
+    the whole trial is checkpointed there off the clock, and a rerun resumes
+    from the newest checkpoint with the same numbers as an uninterrupted run.
     """
     # --- Resolve the trial -------------------------------------------------
     hp = submission.resolve_hparams(hparams)
     max_steps = workload.step_hint if max_steps is None else int(max_steps)
     if max_steps < 1:
         raise UserError(f"--max-steps must be at least 1, got {max_steps}")
+    checkpointing = output_dir is not None and bool(checkpoint_every or checkpoint_seconds)
     batch_size = submission.batch_size(workload)
     fingerprint = dict(
         workload=workload.name,
@@ -330,121 +343,225 @@ def run_trial(
         if done is not None:
             return done
         io.ensure_writable(output_dir)
+        # Marks the folder as ours and unfinished until the real result replaces it.
+        io.write_json(os.path.join(output_dir, io.RESULT_FILE), {**fingerprint, "status": RUNNING})
         io.write_json(os.path.join(output_dir, io.HPARAMS_FILE), hp)
 
     # --- Compile (timed apart) and initialize (off the clock) --------------
     names = tuple(sorted(hp))
-    program, compiled = compiled_program(workload, submission, names, batch_size)
-    compile_time = program.compile_seconds if compiled else 0.0
+    try:
+        program, compiled = compiled_program(workload, submission, names, batch_size)
+    except jax.errors.JaxRuntimeError as e:
+        if not _out_of_memory(e):
+            raise
+        return _finish(
+            output_dir,
+            fingerprint,
+            workload,
+            submission,
+            batch_size,
+            _fresh_books(),
+            "out_of_memory",
+            0.0,
+            False,
+        )
     data = device_data(workload)
     x, y = data.train
     hp_arrays = {k: jnp.asarray(hp[k], jnp.float32) for k in names}
     sample = jnp.zeros((batch_size, *x.shape[1:]), x.dtype)
     state = program.init(jax.random.PRNGKey(seed), hp_arrays, sample)
+    books = _fresh_books()
+    books["next_eval"] = workload.eval_every
+    books["compile_time_sec"] = program.compile_seconds if compiled else 0.0
+    restored = checkpoints.restore(output_dir, state) if checkpointing else None
+    if restored is not None and restored[1]["fingerprint"] == _jsonable(fingerprint):
+        state, books = restored
+        books["preemption_count"] += 1
     jax.block_until_ready(state)
+    step = int(state.step)
+    wall_start = time.perf_counter() - books["total_duration_sec"]
+    last_checkpoint = (step, time.perf_counter())
+
+    def save_checkpoint():
+        nonlocal last_checkpoint
+        tic = time.perf_counter()
+        books["total_duration_sec"] = time.perf_counter() - wall_start
+        checkpoints.save(output_dir, step, state, {**books, "fingerprint": _jsonable(fingerprint)})
+        books["checkpoint_time_sec"] += time.perf_counter() - tic
+        last_checkpoint = (step, time.perf_counter())
 
     # --- Train: chunks of steps between clock reads -----------------------
-    rows: list[dict] = []
-    submission_time = eval_time = logging_time = 0.0
-    reached_at: dict | None = None
-    best = None
     stopped_by = "step_budget"
-    step = 0
-    next_eval = workload.eval_every
-    wall_start = time.perf_counter()
     bar = tqdm(
         total=max_steps,
+        initial=step,
         desc=f"{workload.name}/{submission.name}",
         unit="step",
         disable=not progress,
         leave=False,
         dynamic_ncols=True,
     )
-    while step < max_steps:
-        stop = min(next_eval, step + sync_every, max_steps)
-        tic = time.perf_counter()
-        while step < stop:
-            state, _ = program.step(state, hp_arrays, x, y)
-            step += 1
-        diverged = bool(state.nonfinite)  # reading it waits for the device
-        jax.block_until_ready(state)
-        submission_time += time.perf_counter() - tic
-        bar.update(stop - bar.n)
-        if diverged:
-            stopped_by = "divergence"
-            break
-        if max_seconds is not None and submission_time > max_seconds:
-            stopped_by = "time_budget"
-            break
-        if step != next_eval and step != max_steps:
-            continue
-        next_eval += workload.eval_every
-
-        # --- Evaluate (off the clock) -------------------------------------
-        tic = time.perf_counter()
-        metrics = {}
-        for split, (xs, ys, mask) in data.eval_sets.items():
-            values = program.evaluate(state.params, state.model_state, xs, ys, mask)
-            metrics.update({f"{split}/{k}": float(v) for k, v in values.items()})
-        eval_time += time.perf_counter() - tic
-        value = metrics[workload.metric_column]
-        if not math.isfinite(value):
-            stopped_by = "divergence"
-            break
-        if best is None or workload.better(value, best):
-            best = value
-        rows.append(
-            {
-                "global_step": step,
-                "score": submission_time,
-                "total_duration": time.perf_counter() - wall_start,
-                "accumulated_submission_time": submission_time,
-                "accumulated_eval_time": eval_time,
-                "accumulated_logging_time": logging_time,
-                "preemption_count": 0,
-                **metrics,
-            }
-        )
-        bar.set_postfix({workload.metric_column: f"{value:.4f}"}, refresh=False)
-        if reached_at is None and workload.reached(value, workload.validation_target):
-            reached_at = rows[-1]
-            if stop_at_target:
-                stopped_by = "target"
-                break
-        if output_dir is not None:
+    try:
+        while step < max_steps:
+            next_eval = books["next_eval"]
+            stop = min(next_eval, step + sync_every, max_steps)
+            if checkpoint_every:
+                stop = min(stop, (step // checkpoint_every + 1) * checkpoint_every)
             tic = time.perf_counter()
-            io.write_csv(os.path.join(output_dir, io.MEASUREMENTS_FILE), rows)
-            logging_time += time.perf_counter() - tic
-    bar.close()
+            while step < stop:
+                state, _ = program.step(state, hp_arrays, x, y)
+                step += 1
+            diverged = bool(state.nonfinite)  # reading it waits for the device
+            jax.block_until_ready(state)
+            books["submission_time_sec"] += time.perf_counter() - tic
+            bar.update(stop - bar.n)
+            if diverged:
+                stopped_by = "divergence"
+                break
+            if max_seconds is not None and books["submission_time_sec"] > max_seconds:
+                stopped_by = "time_budget"
+                break
+            if step == next_eval or step == max_steps:
+                books["next_eval"] = next_eval + workload.eval_every
+                value = _evaluate(program, state, data, workload, books, wall_start)
+                bar.set_postfix({workload.metric_column: f"{value:.4f}"}, refresh=False)
+                if not math.isfinite(value):
+                    stopped_by = "divergence"
+                    break
+                if books["reached_at"] is None and workload.reached(
+                    value, workload.validation_target
+                ):
+                    books["reached_at"] = len(books["rows"]) - 1
+                    if stop_at_target:
+                        stopped_by = "target"
+                        break
+                if output_dir is not None:
+                    tic = time.perf_counter()
+                    io.write_csv(os.path.join(output_dir, io.MEASUREMENTS_FILE), books["rows"])
+                    books["accumulated_logging_time"] += time.perf_counter() - tic
+            due_steps = checkpoint_every and step - last_checkpoint[0] >= checkpoint_every
+            due_time = (
+                checkpoint_seconds
+                and time.perf_counter() - last_checkpoint[1] >= checkpoint_seconds
+            )
+            if checkpointing and (due_steps or due_time) and step < max_steps:
+                save_checkpoint()
+    except jax.errors.JaxRuntimeError as e:
+        if not _out_of_memory(e):
+            raise
+        stopped_by = "out_of_memory"
+    finally:
+        bar.close()
+    if checkpointing and stopped_by != "out_of_memory":
+        save_checkpoint()  # the final state, for inspection and comparison
+    books["total_duration_sec"] = time.perf_counter() - wall_start
+    return _finish(
+        output_dir,
+        fingerprint,
+        workload,
+        submission,
+        batch_size,
+        books,
+        stopped_by,
+        books["compile_time_sec"],
+        compiled,
+        steps=step,
+    )
 
-    # --- Result -------------------------------------------------------------
-    if stopped_by == "divergence":
-        status = "diverged"
-    else:
-        status = "target_reached" if reached_at is not None else "missed"
-    reached_step = None if reached_at is None else reached_at["global_step"]
+
+def _fresh_books() -> dict:
+    """Everything the runner accumulates besides the state: checkpointed with it."""
+    return {
+        "rows": [],
+        "reached_at": None,
+        "best": None,
+        "next_eval": None,
+        "submission_time_sec": 0.0,
+        "eval_time_sec": 0.0,
+        "accumulated_logging_time": 0.0,
+        "checkpoint_time_sec": 0.0,
+        "total_duration_sec": 0.0,
+        "compile_time_sec": 0.0,
+        "preemption_count": 0,
+    }
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj))
+
+
+def _out_of_memory(error: Exception) -> bool:
+    return "RESOURCE_EXHAUSTED" in str(error) or "out of memory" in str(error).lower()
+
+
+def _evaluate(program, state, data, workload, books, wall_start) -> float:
+    """One evaluation row (off the clock); returns the validation metric."""
+    tic = time.perf_counter()
+    metrics = {}
+    for split, (xs, ys, mask) in data.eval_sets.items():
+        values = program.evaluate(state.params, state.model_state, xs, ys, mask)
+        metrics.update({f"{split}/{k}": float(v) for k, v in values.items()})
+    books["eval_time_sec"] += time.perf_counter() - tic
+    value = metrics[workload.metric_column]
+    if math.isfinite(value) and (books["best"] is None or workload.better(value, books["best"])):
+        books["best"] = value
+    books["rows"].append(
+        {
+            "global_step": int(state.step),
+            "score": books["submission_time_sec"],
+            "total_duration": time.perf_counter() - wall_start,
+            "accumulated_submission_time": books["submission_time_sec"],
+            "accumulated_eval_time": books["eval_time_sec"],
+            "accumulated_logging_time": books["accumulated_logging_time"],
+            "preemption_count": books["preemption_count"],
+            **metrics,
+        }
+    )
+    return value
+
+
+def _finish(
+    output_dir,
+    fingerprint,
+    workload,
+    submission,
+    batch_size,
+    books,
+    stopped_by,
+    compile_time,
+    compiled,
+    steps=0,
+) -> TrialResult:
+    status = STOP_STATUS.get(stopped_by)
+    if status is None:
+        status = "target_reached" if books["reached_at"] is not None else "missed"
+    reached = None if books["reached_at"] is None else books["rows"][books["reached_at"]]
+    rows = books["rows"]
     result = TrialResult(
         **fingerprint,
         status=status,
         stopped_by=stopped_by,
         metric=workload.metric_column,
         target=workload.validation_target,
-        steps=step,
-        steps_to_target=reached_step,
-        time_to_target=None if reached_at is None else reached_at["score"],
+        steps=steps,
+        steps_to_target=None if reached is None else reached["global_step"],
+        time_to_target=None if reached is None else reached["score"],
         grad_evals_to_target=(
-            None if reached_step is None else reached_step * submission.grad_evals_per_step
+            None if reached is None else reached["global_step"] * submission.grad_evals_per_step
         ),
-        best_validation=best,
+        best_validation=books["best"],
         final={k: v for k, v in (rows[-1] if rows else {}).items() if "/" in k},
         compile_time_sec=compile_time,
         compiled=compiled,
-        submission_time_sec=submission_time,
-        eval_time_sec=eval_time,
-        total_duration_sec=time.perf_counter() - wall_start,
+        submission_time_sec=books["submission_time_sec"],
+        eval_time_sec=books["eval_time_sec"],
+        total_duration_sec=books["total_duration_sec"],
         batch_size=batch_size,
         step_hint=workload.step_hint,
         versions=io.versions(),
+        workload_hash=workload.definition_hash,
+        submission_hash=submission.source_hash,
+        preemption_count=books["preemption_count"],
         rows=rows,
     )
     if output_dir is not None:
@@ -458,6 +575,8 @@ def _finished_trial(output_dir: str, fingerprint: dict) -> TrialResult | None:
     if not os.path.exists(path):
         return None
     stored = io.read_json(path)
+    if stored.get("status") == RUNNING:
+        return None  # unfinished: start again (or resume from its checkpoint)
     if {k: stored.get(k) for k in fingerprint} != fingerprint:
         raise UserError(
             f"{output_dir} already holds a different finished trial; "

@@ -100,24 +100,29 @@ def trial_time(path: str, target: Target, time: str = "steps") -> float:
     """Time column at the first evaluation that reaches the target; inf if none."""
     try:
         with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+            text = f.read()
+        rows = list(csv.DictReader(text.splitlines()))
     except (OSError, csv.Error, UnicodeDecodeError) as e:
         raise UserError(f"cannot read {path}: {e}; remove or repair the file") from None
+    if text and not text.endswith("\n"):
+        raise UserError(f"{path} is truncated (its last line is incomplete); rerun that trial")
     if not rows:
         return math.inf
+    if any(None in row or None in row.values() for row in rows):
+        raise UserError(f"{path} has rows with a wrong number of fields; rerun that trial")
     time_column = next((c for c in TIME_COLUMNS[time] if c in rows[0]), None)
     for column in (target.metric, time_column):
         if column is None or column not in rows[0]:
             missing = column or "/".join(TIME_COLUMNS[time])
             raise UserError(f"{path} has no '{missing}' column; it is not an eval_measurements.csv")
-    for row in rows:
-        try:
-            value, at = float(row[target.metric]), float(row[time_column])
-        except (TypeError, ValueError):
-            raise UserError(
-                f"{path}: non-numeric value in '{target.metric}' or '{time_column}'; "
-                "remove or repair the file"
-            ) from None
+    try:  # the whole file must parse: a damaged later row means a damaged file
+        series = [(float(r[target.metric]), float(r[time_column])) for r in rows]
+    except (TypeError, ValueError):
+        raise UserError(
+            f"{path}: non-numeric value in '{target.metric}' or '{time_column}'; "
+            "remove or repair the file"
+        ) from None
+    for value, at in series:
         reached = value >= target.value if target.higher_is_better else value <= target.value
         if reached and math.isfinite(value):
             return at
@@ -125,11 +130,16 @@ def trial_time(path: str, target: Target, time: str = "steps") -> float:
 
 
 def experiment_times(
-    experiment: str, time: str = "steps", targets: dict | None = None
+    experiment: str, time: str = "steps", targets: dict | None = None, seen: dict | None = None
 ) -> dict[str, float]:
-    """{workload: median over studies of the fastest trial's time} for one folder."""
+    """{workload: median over studies of the fastest trial's time} for one folder.
+
+    ``seen`` collects, per workload, the (definition hash, target) of every
+    trial with a ``result.json``, so that mixed definitions can be refused."""
     if not os.path.isdir(experiment):
         raise UserError(f"experiment folder not found: {experiment}")
+    seen = {} if seen is None else seen
+    ours = bool(glob.glob(os.path.join(experiment, "**", io.RESULT_FILE), recursive=True))
     studies = sorted(glob.glob(os.path.join(experiment, "study_*"))) or [experiment]
     per_workload: dict[str, list[float]] = {}
     for study in studies:
@@ -140,6 +150,7 @@ def experiment_times(
             workload = match.group(1)
             trials = sorted(glob.glob(os.path.join(wdir, "trial_*")))
             target = _target(workload, trials, targets)
+            _check_finished(trials, workload, seen, ours)
             times = [
                 trial_time(os.path.join(t, io.MEASUREMENTS_FILE), target, time)
                 for t in trials
@@ -152,6 +163,21 @@ def experiment_times(
             "pass an experiment folder written by 'algoperf-lite tune' or AlgoPerf"
         )
     return {w: float(np.median(v)) for w, v in per_workload.items()}
+
+
+def _check_finished(trials: list[str], workload: str, seen: dict, ours: bool) -> None:
+    """In our folders every trial must have finished; record what each ran against."""
+    if not ours:
+        return  # AlgoPerf's own folders have no result.json: nothing to check
+    for t in trials:
+        path = os.path.join(t, io.RESULT_FILE)
+        stored = _read_json(path) if os.path.exists(path) else {"status": "running"}
+        if stored.get("status") == "running":
+            raise UserError(
+                f"{t} is unfinished; rerun the same tune command to finish it before scoring"
+            )
+        key = (stored.get("workload_hash", ""), stored.get("target"))
+        seen.setdefault(workload, {}).setdefault(key, t)
 
 
 def performance_profiles(times: dict[str, dict[str, float]], max_tau: float = MAX_TAU):
@@ -235,11 +261,27 @@ def plot_profiles(report: Report, path: str) -> None:
     plt.close(fig)
 
 
-def score(experiments: dict[str, str], time: str = "steps", targets: dict | None = None) -> Report:
-    """Score ``{submission name: experiment folder}`` against each other."""
+def score(
+    experiments: dict[str, str],
+    time: str = "steps",
+    targets: dict | None = None,
+    allow_mixed: bool = False,
+) -> Report:
+    """Score ``{submission name: experiment folder}`` against each other.
+
+    Trials run against different definitions of a workload (its source,
+    budget or targets changed in between) are refused unless ``allow_mixed``."""
     if time not in TIME_COLUMNS:
         raise UserError(f"--time must be one of {', '.join(TIME_COLUMNS)}, got '{time}'")
-    times = {name: experiment_times(path, time, targets) for name, path in experiments.items()}
+    seen: dict = {}
+    times = {n: experiment_times(p, time, targets, seen) for n, p in experiments.items()}
+    for workload, versions in seen.items():
+        if len(versions) > 1 and not allow_mixed:
+            a, b = list(versions.values())[:2]
+            raise UserError(
+                f"results for '{workload}' come from different workload definitions or "
+                f"targets ({a} and {b}); rerun one side or pass --allow-mixed"
+            )
     taus, profiles, workloads = performance_profiles(times)
     scores = {s: benchmark_score(taus, rho) for s, rho in profiles.items()}
     return Report(time, workloads, times, scores, taus, profiles)

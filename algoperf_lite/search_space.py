@@ -19,6 +19,15 @@ from scipy.stats import qmc
 from algoperf_lite.errors import UserError
 
 
+def _is_number(value) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def validate(space: Mapping) -> None:
     if not isinstance(space, Mapping) or not space:
         raise UserError("a search space must be a non-empty JSON object of name: range")
@@ -34,7 +43,10 @@ def validate(space: Mapping) -> None:
         if missing:
             raise UserError(f"'{name}' needs min, max and scaling (or feasible_points)")
         lo, hi, scaling = spec["min"], spec["max"], spec["scaling"]
-        if scaling not in ("log", "linear"):
+        for bound in (lo, hi):
+            if not _is_number(bound):
+                raise UserError(f"'{name}': min and max must be finite numbers, got {bound!r}")
+        if not isinstance(scaling, str) or scaling not in ("log", "linear"):
             raise UserError(f"'{name}': scaling must be 'log' or 'linear', got {scaling!r}")
         if lo > hi:
             raise UserError(f"'{name}': min {lo} is larger than max {hi}")
@@ -79,6 +91,11 @@ def load(source) -> Mapping | list:
     """A space from a JSON file path, or an already-parsed dict or list."""
     if isinstance(source, (Mapping, list)):
         space = source
+    elif not isinstance(source, (str, os.PathLike)):
+        raise UserError(
+            "a search space must be a JSON object, a JSON list of points, or a file path; "
+            f"got {type(source).__name__}"
+        )
     else:
         if not os.path.isfile(source):
             raise UserError(f"search space file not found: {source}; check the path")

@@ -73,6 +73,29 @@ class Workload:
         """The ``eval_measurements.csv`` column the target applies to."""
         return f"validation/{self.metric}"
 
+    @property
+    def definition_hash(self) -> str:
+        """Changes when the model's or data's source, the budget or the targets change."""
+        import sys
+
+        modules = {sys.modules.get(f.__module__) for f in (self.make_model, self.load_splits)}
+        sources = {getattr(m, "__file__", None) for m in modules}
+        digest = hashlib.sha256()
+        for path in sorted(s for s in sources if s):
+            with open(path, "rb") as f:
+                digest.update(f.read())
+        fields = (
+            self.name,
+            self.batch_size,
+            self.step_hint,
+            self.eval_every,
+            self.metric,
+            self.validation_target,
+            self.test_target,
+        )
+        digest.update(repr(fields).encode())
+        return digest.hexdigest()[:16]
+
     def reached(self, value: float, target: float | None) -> bool:
         if target is None or value is None or not math.isfinite(value):
             return False
@@ -131,16 +154,28 @@ class Submission:
         resolved = {}
         for key, value in merged.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise UserError(f"hyperparameter '{key}' must be a number, got {json.dumps(value)}")
-            if not math.isfinite(value):
-                raise UserError(f"hyperparameter '{key}' must be finite, got {value}")
-            resolved[key] = float(value)
+                raise UserError(f"hyperparameter '{key}' must be a number, got {_shown(value)}")
+            try:
+                number, shown = float(value), value
+            except OverflowError:
+                number, shown = math.inf, "an integer too large for a float"
+            if not math.isfinite(number):
+                raise UserError(f"hyperparameter '{key}' must be a finite number, got {shown}")
+            resolved[key] = number
         for key, value in resolved.items():
             if key.endswith("learning_rate") and value <= 0:
                 raise UserError(f"hyperparameter '{key}' must be positive, got {value}")
             if key in REGULARIZERS and not 0.0 <= value < 1.0:
                 raise UserError(f"hyperparameter '{key}' must lie in [0, 1), got {value}")
         return resolved
+
+
+def _shown(value) -> str:
+    try:
+        text = json.dumps(value)
+    except ValueError:  # an integer too long to print
+        return type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def read_hparams(text: str | None) -> dict[str, Any]:
@@ -164,6 +199,8 @@ def read_hparams(text: str | None) -> dict[str, Any]:
             f"malformed hyperparameter JSON in {source}: {e.msg} at line {e.lineno} column "
             f"{e.colno}; fix the JSON"
         ) from None
+    except ValueError:  # e.g. an integer literal longer than Python converts
+        raise UserError(f"malformed hyperparameter JSON in {source}; fix the JSON") from None
     if not isinstance(value, dict):
         raise UserError(f"hyperparameters in {source} must be a JSON object of name: number")
     return value

@@ -23,6 +23,19 @@ from algoperf_lite.spec import Submission, Workload
 CURVE_COLUMNS = ("global_step", "score", "train/loss")
 
 
+def _append(path: str):
+    """Open for appending; a line cut short by a kill is closed first so the
+    next record starts on its own line (the cut one is ignored and rerun)."""
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            cut = f.read(1) != b"\n"
+        if cut:
+            with open(path, "a") as f:
+                f.write("\n")
+    return open(path, "a")
+
+
 def _record(workload: Workload, point_id: int, seed: int, result) -> dict:
     column = workload.metric_column
     return {
@@ -50,7 +63,7 @@ def run_sweep(
     jobs = [
         (w, i, p) for w in workloads for i, p in enumerate(points) if (w.name, i, seed) not in done
     ]
-    with open(path, "a") as f:
+    with _append(path) as f:
         for w, i, point in tqdm(jobs, desc="sweep", unit="trial", disable=not progress):
             result = run_trial(w, submission, point, seed=seed, stop_at_target=False)
             f.write(json.dumps(_record(w, i, seed, result)) + "\n")
@@ -99,7 +112,7 @@ def run_tpe(
     bar = tqdm(
         total=len(workloads) * len(seeds) * trials, desc="tpe", unit="trial", disable=not progress
     )
-    with open(path, "a") as f:
+    with _append(path) as f:
         for w in workloads:
             for seed in seeds:
                 sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials)

@@ -12,3 +12,23 @@ def nadamw():
 @pytest.fixture
 def mlp():
     return WORKLOADS["mnist1d_mlp"]
+
+
+# Bad inputs tried by the property-based tests, summed across xdist workers
+# (each test reports its count through record_property).
+_BAD_INPUTS = {}
+
+
+def pytest_runtest_logreport(report):
+    for name, value in getattr(report, "user_properties", []):
+        if name == "bad_inputs" and report.when == "call":
+            _BAD_INPUTS[report.nodeid] = value
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _BAD_INPUTS:
+        total = sum(_BAD_INPUTS.values())
+        terminalreporter.write_line(
+            f"bad inputs tried: {total} across {len(_BAD_INPUTS)} property tests "
+            "(each refused with a one-line error, or handled correctly)"
+        )
