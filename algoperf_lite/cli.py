@@ -78,9 +78,7 @@ def cmd_run(args) -> int:
     hparams = submission.resolve_hparams(read_hparams(args.hparams))
     output = args.output or os.path.join("runs", submission.name)
     folder = io.trial_dir(output, workload.name, trial=args.trial)
-    if args.resume and not (
-        checkpoints.exists(folder) or os.path.exists(os.path.join(folder, io.RESULT_FILE))
-    ):
+    if args.resume and not (checkpoints.exists(folder) or io.is_finished(folder)):
         raise UserError(f"nothing to resume in {folder}; run without --resume to start")
     result = run_trial(
         workload,

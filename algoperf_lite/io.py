@@ -19,6 +19,7 @@ from importlib import metadata
 from algoperf_lite.errors import UserError
 
 RESULT_FILE = "result.json"
+RUNNING = "running"  # the status in result.json while a trial has not finished
 HPARAMS_FILE = "hparams.json"
 MEASUREMENTS_FILE = "eval_measurements.csv"
 
@@ -74,6 +75,17 @@ def write_csv(path: str, rows: list[dict]) -> None:
 def read_json(path: str):
     with open(path) as f:
         return json.load(f)
+
+
+def is_finished(trial_folder: str) -> bool:
+    """Whether the folder holds a finished trial's result."""
+    path = os.path.join(trial_folder, RESULT_FILE)
+    if not os.path.exists(path):
+        return False
+    try:
+        return read_json(path).get("status") != RUNNING
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def versions() -> dict[str, str]:

@@ -243,7 +243,6 @@ def compiled_program(
 # ---------------------------------------------------------------------------
 
 STATUSES = ("target_reached", "missed", "diverged", "out_of_memory")
-RUNNING = "running"  # result.json of a trial that has not finished
 # Stops that decide the status by themselves; the others depend on the target.
 STOP_STATUS = {"divergence": "diverged", "out_of_memory": "out_of_memory"}
 
@@ -344,7 +343,9 @@ def run_trial(
             return done
         io.ensure_writable(output_dir)
         # Marks the folder as ours and unfinished until the real result replaces it.
-        io.write_json(os.path.join(output_dir, io.RESULT_FILE), {**fingerprint, "status": RUNNING})
+        io.write_json(
+            os.path.join(output_dir, io.RESULT_FILE), {**fingerprint, "status": io.RUNNING}
+        )
         io.write_json(os.path.join(output_dir, io.HPARAMS_FILE), hp)
 
     # --- Compile (timed apart) and initialize (off the clock) --------------
@@ -362,7 +363,6 @@ def run_trial(
             batch_size,
             _fresh_books(),
             "out_of_memory",
-            0.0,
             False,
         )
     data = device_data(workload)
@@ -463,7 +463,6 @@ def run_trial(
         batch_size,
         books,
         stopped_by,
-        books["compile_time_sec"],
         compiled,
         steps=step,
     )
@@ -528,7 +527,6 @@ def _finish(
     batch_size,
     books,
     stopped_by,
-    compile_time,
     compiled,
     steps=0,
 ) -> TrialResult:
@@ -551,7 +549,7 @@ def _finish(
         ),
         best_validation=books["best"],
         final={k: v for k, v in (rows[-1] if rows else {}).items() if "/" in k},
-        compile_time_sec=compile_time,
+        compile_time_sec=books["compile_time_sec"],
         compiled=compiled,
         submission_time_sec=books["submission_time_sec"],
         eval_time_sec=books["eval_time_sec"],
@@ -575,7 +573,7 @@ def _finished_trial(output_dir: str, fingerprint: dict) -> TrialResult | None:
     if not os.path.exists(path):
         return None
     stored = io.read_json(path)
-    if stored.get("status") == RUNNING:
+    if stored.get("status") == io.RUNNING:
         return None  # unfinished: start again (or resume from its checkpoint)
     if {k: stored.get(k) for k in fingerprint} != fingerprint:
         raise UserError(

@@ -171,8 +171,8 @@ def _check_finished(trials: list[str], workload: str, seen: dict, ours: bool) ->
         return  # AlgoPerf's own folders have no result.json: nothing to check
     for t in trials:
         path = os.path.join(t, io.RESULT_FILE)
-        stored = _read_json(path) if os.path.exists(path) else {"status": "running"}
-        if stored.get("status") == "running":
+        stored = _read_json(path) if os.path.exists(path) else {"status": io.RUNNING}
+        if stored.get("status") == io.RUNNING:
             raise UserError(
                 f"{t} is unfinished; rerun the same tune command to finish it before scoring"
             )

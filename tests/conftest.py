@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 
 from algoperf_lite.spec import load_submission
@@ -7,6 +9,32 @@ from workloads import WORKLOADS
 @pytest.fixture
 def nadamw():
     return load_submission("nadamw")
+
+
+@pytest.fixture
+def tune_command():
+    """The command line of a `tune` subprocess on mnist1d_mlp with nadamw."""
+
+    def command(out, trials, studies, *extra):
+        return [
+            sys.executable,
+            "-m",
+            "algoperf_lite.cli",
+            "tune",
+            "--workload",
+            "mnist1d_mlp",
+            "--submission",
+            "nadamw",
+            "--trials",
+            str(trials),
+            "--studies",
+            str(studies),
+            "--output",
+            str(out),
+            *extra,
+        ]
+
+    return command
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def test_sigkill_then_rerun_gives_identical_metrics_and_parameters(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert checkpoints.exists(trial), "no checkpoint was written before the kill"
-    assert not os.path.exists(os.path.join(trial, io.RESULT_FILE)), "killed too late"
+    assert not io.is_finished(trial), "killed too late"
     subprocess.run(cli(killed, "--resume"), check=True, capture_output=True, timeout=300)
     subprocess.run(cli(clean), check=True, capture_output=True, timeout=300)
 

@@ -31,38 +31,18 @@ def finished(out):
     done = {}
     for k in range(2):
         for i in range(1, 3):
-            path = os.path.join(
-                io.trial_dir(out, MLP.name, trial=i, study=f"study_{k}"), io.RESULT_FILE
-            )
-            if os.path.exists(path):
-                json.load(open(path))  # never half-written
-                done[(k, i)] = os.path.getmtime(path)
+            folder = io.trial_dir(out, MLP.name, trial=i, study=f"study_{k}")
+            if io.is_finished(folder):  # never half-written: it parsed
+                done[(k, i)] = os.path.getmtime(os.path.join(folder, io.RESULT_FILE))
     return done
 
 
-def test_tune_killed_at_random_moments_loses_and_duplicates_nothing(tmp_path):
+def test_tune_killed_at_random_moments_loses_and_duplicates_nothing(tmp_path, tune_command):
     rng = random.Random(20261123)
     out = str(tmp_path / "exp")
     space = tmp_path / "space.json"
     space.write_text(json.dumps(SPACE))
-    command = [
-        sys.executable,
-        "-m",
-        "algoperf_lite.cli",
-        "tune",
-        "--workload",
-        "mnist1d_mlp",
-        "--submission",
-        "nadamw",
-        "--trials",
-        "2",
-        "--studies",
-        "2",
-        "--search-space",
-        str(space),
-        "--output",
-        out,
-    ]
+    command = tune_command(out, 2, 2, "--search-space", str(space))
     history = []
     for _ in range(4):
         before = finished(out)

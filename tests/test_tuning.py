@@ -3,7 +3,6 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -54,41 +53,23 @@ def test_bad_spaces_are_refused(nadamw, space, message):
         plan(MLP, nadamw, space)
 
 
-def test_tune_resumes_after_a_kill_without_redoing_trials(tmp_path):
+def test_tune_resumes_after_a_kill_without_redoing_trials(tmp_path, tune_command):
     out = str(tmp_path / "exp")
-    command = [
-        sys.executable,
-        "-m",
-        "algoperf_lite.cli",
-        "tune",
-        "--workload",
-        "mnist1d_mlp",
-        "--submission",
-        "nadamw",
-        "--trials",
-        "3",
-        "--studies",
-        "1",
-        "--output",
-        out,
-    ]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    first = os.path.join(io.trial_dir(out, "mnist1d_mlp", trial=1), io.RESULT_FILE)
+    trials = [io.trial_dir(out, "mnist1d_mlp", trial=i) for i in (1, 2, 3)]
+    proc = subprocess.Popen(
+        tune_command(out, 3, 1), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 240
-    while not os.path.exists(first) and time.time() < deadline and proc.poll() is None:
+    while not io.is_finished(trials[0]) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert os.path.exists(first)
-    finished_before = {
-        i
-        for i in (1, 2, 3)
-        if os.path.exists(os.path.join(io.trial_dir(out, "mnist1d_mlp", trial=i), io.RESULT_FILE))
-    }
-    assert finished_before != {1, 2, 3}, "the kill came too late to test anything"
-    mtimes = {
-        i: os.path.getmtime(os.path.join(io.trial_dir(out, "mnist1d_mlp", trial=i), io.RESULT_FILE))
-        for i in finished_before
+    done = [io.is_finished(t) for t in trials]
+    assert done[0] and not all(done), "the kill came too late to test anything"
+    stamps = {
+        t: os.path.getmtime(os.path.join(t, io.RESULT_FILE))
+        for t, d in zip(trials, done, strict=True)
+        if d
     }
     results = tune(
         [MLP],
@@ -99,14 +80,10 @@ def test_tune_resumes_after_a_kill_without_redoing_trials(tmp_path):
         studies=1,
         progress=False,
     )
-    assert [r.skipped for r in results] == [i in finished_before for i in (1, 2, 3)]
-    for i, t in mtimes.items():  # finished trials were not rewritten
-        path = os.path.join(io.trial_dir(out, "mnist1d_mlp", trial=i), io.RESULT_FILE)
-        assert os.path.getmtime(path) == t
-    assert all(
-        os.path.exists(os.path.join(io.trial_dir(out, "mnist1d_mlp", trial=i), io.RESULT_FILE))
-        for i in (1, 2, 3)
-    )
+    assert [r.skipped for r in results] == done
+    for t, stamp in stamps.items():  # finished trials were not rewritten
+        assert os.path.getmtime(os.path.join(t, io.RESULT_FILE)) == stamp
+    assert all(io.is_finished(t) for t in trials)
 
 
 def test_benchmark_tunes_the_suite_and_scores_beside_baselines(tmp_path, capsys):
