@@ -49,7 +49,7 @@ _BAD_INPUTS = {}
 
 def pytest_runtest_logreport(report):
     for name, value in getattr(report, "user_properties", []):
-        if name == "bad_inputs" and report.when == "call":
+        if name == "bad_inputs":  # recorded at fixture teardown
             _BAD_INPUTS[report.nodeid] = value
 
 
