@@ -391,7 +391,8 @@ def run_trial(
         last_checkpoint = (step, time.perf_counter())
 
     # --- Train: chunks of steps between clock reads -----------------------
-    stopped_by = "step_budget"
+    # A trial restored from its final checkpoint has already stopped.
+    stopped_by = books["stopped_by"] or "step_budget"
     bar = tqdm(
         total=max_steps,
         initial=step,
@@ -402,7 +403,7 @@ def run_trial(
         dynamic_ncols=True,
     )
     try:
-        while step < max_steps:
+        while step < max_steps and books["stopped_by"] is None:
             next_eval = books["next_eval"]
             stop = min(next_eval, step + sync_every, max_steps)
             if checkpoint_every:
@@ -452,7 +453,8 @@ def run_trial(
         stopped_by = "out_of_memory"
     finally:
         bar.close()
-    if checkpointing and stopped_by != "out_of_memory":
+    if checkpointing and stopped_by != "out_of_memory" and books["stopped_by"] is None:
+        books["stopped_by"] = stopped_by
         save_checkpoint()  # the final state, for inspection and comparison
     books["total_duration_sec"] = time.perf_counter() - wall_start
     return _finish(
@@ -479,6 +481,7 @@ def _fresh_books() -> dict:
         "eval_time_sec": 0.0,
         "accumulated_logging_time": 0.0,
         "checkpoint_time_sec": 0.0,
+        "stopped_by": None,
         "total_duration_sec": 0.0,
         "compile_time_sec": 0.0,
         "preemption_count": 0,
