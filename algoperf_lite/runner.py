@@ -424,7 +424,7 @@ def run_trial(
                 break
             if step == next_eval or step == max_steps:
                 books["next_eval"] = next_eval + workload.eval_every
-                value = _evaluate(program, state, data, workload, books, wall_start)
+                value = _evaluate(program, state, data, workload, submission, books, wall_start)
                 bar.set_postfix({workload.metric_column: f"{value:.4f}"}, refresh=False)
                 if not math.isfinite(value):
                     stopped_by = "divergence"
@@ -496,13 +496,16 @@ def _out_of_memory(error: Exception) -> bool:
     return "RESOURCE_EXHAUSTED" in str(error) or "out of memory" in str(error).lower()
 
 
-def _evaluate(program, state, data, workload, books, wall_start) -> float:
+def _evaluate(program, state, data, workload, submission, books, wall_start) -> float:
     """One evaluation row (off the clock); returns the validation metric."""
     tic = time.perf_counter()
     metrics = {}
     for split, (xs, ys, mask) in data.eval_sets.items():
         values = program.evaluate(state.params, state.model_state, xs, ys, mask)
         metrics.update({f"{split}/{k}": float(v) for k, v in values.items()})
+    if submission.log_values is not None:
+        logged = submission.log_values(state.opt_state)
+        metrics.update({f"optimizer/{k}": float(v) for k, v in logged.items()})
     books["eval_time_sec"] += time.perf_counter() - tic
     value = metrics[workload.metric_column]
     if math.isfinite(value) and (books["best"] is None or workload.better(value, books["best"])):

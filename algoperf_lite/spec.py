@@ -7,6 +7,7 @@ one declaration. A *submission* is a Python module that exports::
     HPARAMS = {"learning_rate": 1e-3, ...}       # names and defaults (None: required)
     def make_optimizer(hparams, step_hint) -> optax.GradientTransformation
     def get_batch_size(workload_name) -> int     # optional
+    def log_values(opt_state) -> dict            # optional: scalars logged at each eval
 
 ``make_optimizer`` is called inside the compiled training step with every
 hyperparameter as a scalar array, so it must not branch in Python on their
@@ -116,6 +117,7 @@ class Submission:
     make_optimizer: Callable[[Mapping[str, Any], int], Any]
     get_batch_size: Callable[[str], int] | None = None
     grad_evals_per_step: int = 1
+    log_values: Callable[[Any], Mapping[str, Any]] | None = None
 
     @property
     def source_hash(self) -> str:
@@ -263,4 +265,5 @@ def _from_module(module, name: str, source: str) -> Submission:
         make_optimizer=module.make_optimizer,
         get_batch_size=getattr(module, "get_batch_size", None),
         grad_evals_per_step=int(getattr(module, "GRAD_EVALS_PER_STEP", 1)),
+        log_values=getattr(module, "log_values", None),
     )

@@ -6,4 +6,6 @@ SUBMISSIONS = {
     "nadamw": "submissions.nadamw",
     "adamw": "submissions.adamw",
     "sgd": "submissions.sgd",
+    "sgd_hd": "submissions.sgd_hd",
+    "adam_hd": "submissions.adam_hd",
 }

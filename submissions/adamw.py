@@ -7,6 +7,7 @@ weight decay on every parameter, multiplied by the scheduled rate. A baseline.
 import optax
 
 from algoperf_lite.schedules import warmup_cosine
+from algoperf_lite.transforms import keep_dtype
 from submissions.nadamw import EPSILON, HPARAMS  # same names and defaults
 
 HPARAMS = dict(HPARAMS)
@@ -14,8 +15,12 @@ HPARAMS = dict(HPARAMS)
 
 def make_optimizer(hparams, step_hint: int) -> optax.GradientTransformation:
     schedule = warmup_cosine(hparams["learning_rate"], hparams["warmup_factor"], step_hint)
-    return optax.chain(
-        optax.scale_by_adam(b1=1.0 - hparams["one_minus_beta1"], b2=hparams["beta2"], eps=EPSILON),
-        optax.add_decayed_weights(hparams["weight_decay"]),
-        optax.scale_by_learning_rate(schedule),
+    return keep_dtype(
+        optax.chain(
+            optax.scale_by_adam(
+                b1=1.0 - hparams["one_minus_beta1"], b2=hparams["beta2"], eps=EPSILON
+            ),
+            optax.add_decayed_weights(hparams["weight_decay"]),
+            optax.scale_by_learning_rate(schedule),
+        )
     )

@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import optax
 
 from algoperf_lite.schedules import warmup_cosine
+from algoperf_lite.transforms import keep_dtype
 
 EPSILON = 1e-8
 
@@ -102,10 +103,12 @@ def scale_by_nadam(b1, b2, eps=EPSILON) -> optax.GradientTransformation:
 
 def nadamw(learning_rate, b1, b2, weight_decay, eps=EPSILON) -> optax.GradientTransformation:
     """NAdam direction, decoupled weight decay, then the (scheduled) step size."""
-    return optax.chain(
-        scale_by_nadam(b1, b2, eps),
-        optax.add_decayed_weights(weight_decay),
-        optax.scale_by_learning_rate(learning_rate),
+    return keep_dtype(
+        optax.chain(
+            scale_by_nadam(b1, b2, eps),
+            optax.add_decayed_weights(weight_decay),
+            optax.scale_by_learning_rate(learning_rate),
+        )
     )
 
 

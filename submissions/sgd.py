@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import optax
 
 from algoperf_lite.schedules import warmup_cosine
+from algoperf_lite.transforms import keep_dtype
 
 HPARAMS = {
     "learning_rate": 0.05,
@@ -53,8 +54,10 @@ def scale_by_momentum(momentum, nesterov) -> optax.GradientTransformation:
 
 def make_optimizer(hparams, step_hint: int) -> optax.GradientTransformation:
     schedule = warmup_cosine(hparams["learning_rate"], hparams["warmup_factor"], step_hint)
-    return optax.chain(
-        optax.add_decayed_weights(hparams["weight_decay"]),
-        scale_by_momentum(hparams["momentum"], hparams["nesterov"]),
-        optax.scale_by_learning_rate(schedule),
+    return keep_dtype(
+        optax.chain(
+            optax.add_decayed_weights(hparams["weight_decay"]),
+            scale_by_momentum(hparams["momentum"], hparams["nesterov"]),
+            optax.scale_by_learning_rate(schedule),
+        )
     )
