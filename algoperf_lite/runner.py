@@ -121,8 +121,10 @@ def trial_functions(workload: Workload, submission: Submission, batch_size: int,
             return losses.mean(), model_state
 
         (loss, model_state), grads = jax.value_and_grad(loss_of, has_aux=True)(state.params)
-        tx = submission.make_optimizer(hparams, step_hint)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        tx = optax.with_extra_args_support(submission.make_optimizer(hparams, step_hint))
+        # Rules that need more gradients on this batch (e.g. Runge-Kutta) call grad_fn.
+        grad_fn = jax.grad(lambda params: loss_of(params)[0])
+        updates, opt_state = tx.update(grads, state.opt_state, state.params, grad_fn=grad_fn)
         new_state = state.replace(
             step=state.step + 1,
             order=order,

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import optax
 
 
-def keep_dtype(inner: optax.GradientTransformation) -> optax.GradientTransformation:
+def keep_dtype(inner: optax.GradientTransformation) -> optax.GradientTransformationExtraArgs:
     """``inner`` with its updates cast to the gradients' dtypes and its state to
     the dtypes it was initialized with.
 
@@ -14,8 +14,10 @@ def keep_dtype(inner: optax.GradientTransformation) -> optax.GradientTransformat
     keeps the state's types stable, as ``lax.scan`` carries require.
     """
 
-    def update_fn(updates, state, params=None):
-        new_updates, new_state = inner.update(updates, state, params)
+    inner = optax.with_extra_args_support(inner)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        new_updates, new_state = inner.update(updates, state, params, **extra_args)
         new_updates = jax.tree.map(lambda n, g: n.astype(g.dtype), new_updates, updates)
         new_state = jax.tree.map(
             lambda n, o: n.astype(o.dtype) if jnp.issubdtype(o.dtype, jnp.floating) else n,
@@ -24,4 +26,4 @@ def keep_dtype(inner: optax.GradientTransformation) -> optax.GradientTransformat
         )
         return new_updates, new_state
 
-    return optax.GradientTransformation(inner.init, update_fn)
+    return optax.GradientTransformationExtraArgs(inner.init, update_fn)

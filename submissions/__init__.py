@@ -8,4 +8,9 @@ SUBMISSIONS = {
     "sgd": "submissions.sgd",
     "sgd_hd": "submissions.sgd_hd",
     "adam_hd": "submissions.adam_hd",
+    # Numerical integrators of the gradient flow (our reading of Ma et al. 2024).
+    "euler": "submissions.euler",
+    "heun": "submissions.heun",
+    "rk4": "submissions.rk4",
+    "adams_bashforth": "submissions.adams_bashforth",
 }

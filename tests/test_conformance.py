@@ -11,8 +11,7 @@ import pytest
 from algoperf_lite import load_submission
 from submissions import SUBMISSIONS
 
-MULTIPLIERS = jnp.array([10.0, 1.0, 0.1, 0.01, 0.001])
-STEPS = 3000
+MULTIPLIERS = jnp.array([10.0, 3.0, 1.0, 0.3, 0.1, 0.03, 0.01, 0.001])
 
 
 def quadratic(p):
@@ -36,13 +35,19 @@ def rates_scaled(hparams, multiplier):
     return out
 
 
-def train(sub, f, x0, hp, steps=STEPS):
-    tx = sub.make_optimizer(hp, steps)
+def optimizer(sub, hp, step_hint):
+    """The submission's transformation, taking grad_fn whether it needs it or not."""
+    return optax.with_extra_args_support(sub.make_optimizer(hp, step_hint))
+
+
+def train(sub, f, x0, hp, steps):
+    tx = optimizer(sub, hp, steps)
     params = {"x": x0}
+    grad_fn = jax.grad(f)
 
     def body(carry, _):
         params, state = carry
-        updates, state = tx.update(jax.grad(f)(params), state, params)
+        updates, state = tx.update(grad_fn(params), state, params, grad_fn=grad_fn)
         return (optax.apply_updates(params, updates), state), None
 
     (params, _), _ = jax.lax.scan(body, (params, tx.init(params)), None, length=steps)
@@ -51,15 +56,17 @@ def train(sub, f, x0, hp, steps=STEPS):
 
 @pytest.mark.parametrize("name", list(SUBMISSIONS))
 @pytest.mark.parametrize(
-    "problem, x0, tolerance",
-    [(quadratic, (0.0, 0.0, 0.0), 1e-6), (rosenbrock, (-1.0, 1.0), 1e-3)],
+    "problem, x0, steps, tolerance",
+    # Momentum-free integrators crawl along Rosenbrock's valley: give them the steps.
+    [(quadratic, (0.0, 0.0, 0.0), 3000, 1e-6), (rosenbrock, (-1.0, 1.0), 30000, 1e-3)],
     ids=["quadratic", "rosenbrock"],
 )
-def test_converges_inside_scan_for_some_rate(name, problem, x0, tolerance):
+def test_converges_inside_scan_for_some_rate(name, problem, x0, steps, tolerance):
     sub = load_submission(name)
 
     def final_loss(multiplier):
-        return problem(train(sub, problem, jnp.array(x0), rates_scaled(sub.hparams, multiplier)))
+        hp = rates_scaled(sub.hparams, multiplier)
+        return problem(train(sub, problem, jnp.array(x0), hp, steps))
 
     losses = jax.jit(jax.vmap(final_loss))(MULTIPLIERS)
     assert float(jnp.nanmin(losses)) < tolerance, dict(
@@ -86,10 +93,11 @@ def test_second_update_does_not_recompile(name):
 
     @jax.jit
     def update(grads, state, params, hp):
-        return sub.make_optimizer(hp, 100).update(grads, state, params)
+        grad_fn = lambda p: jax.tree.map(lambda x: jnp.sin(x) + 1.0, p)
+        return optimizer(sub, hp, 100).update(grads, state, params, grad_fn=grad_fn)
 
     hp = rates_scaled(sub.hparams, 1.0)
-    state = sub.make_optimizer(hp, 100).init(params)
+    state = optimizer(sub, hp, 100).init(params)
     grads = jax.tree.map(jnp.ones_like, params)
     updates, state = update(grads, state, params, hp)
     compiles = []
@@ -105,12 +113,12 @@ def test_second_update_does_not_recompile(name):
 def test_bf16_parameters_keep_their_dtype(name):
     sub = load_submission(name)
     params = {"w": jnp.ones((4, 3), jnp.bfloat16), "b": jnp.zeros(3, jnp.bfloat16)}
-    tx = sub.make_optimizer(rates_scaled(sub.hparams, 1.0), 100)
+    tx = optimizer(sub, rates_scaled(sub.hparams, 1.0), 100)
     state = tx.init(params)
     state_types = [leaf.dtype for leaf in jax.tree.leaves(state)]
+    grad_fn = lambda p: jax.tree.map(lambda x: (0.5 * jnp.cos(x)).astype(x.dtype), p)
     for _ in range(3):
-        grads = jax.tree.map(lambda p: jnp.full_like(p, 0.5), params)
-        updates, state = tx.update(grads, state, params)
+        updates, state = tx.update(grad_fn(params), state, params, grad_fn=grad_fn)
         params = optax.apply_updates(params, updates)
     assert [leaf.dtype for leaf in jax.tree.leaves(state)] == state_types  # scan-safe
     assert all(leaf.dtype == jnp.bfloat16 for leaf in jax.tree.leaves(params))
@@ -123,10 +131,11 @@ def test_state_is_a_pytree_orbax_restores(name, tmp_path):
 
     sub = load_submission(name)
     params = {"w": jnp.arange(12.0).reshape(4, 3), "b": jnp.zeros(3)}
-    tx = sub.make_optimizer(rates_scaled(sub.hparams, 1.0), 100)
+    tx = optimizer(sub, rates_scaled(sub.hparams, 1.0), 100)
     state = tx.init(params)
+    grad_fn = lambda p: jax.tree.map(jnp.cos, p)
     for _ in range(2):
-        _, state = tx.update(jax.tree.map(jnp.ones_like, params), state, params)
+        _, state = tx.update(grad_fn(params), state, params, grad_fn=grad_fn)
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(tmp_path / "state", state)
     checkpointer.wait_until_finished()
