@@ -4,9 +4,11 @@
 
 Always: results/baseline.md (reference NAdamW, fresh runs, about a minute),
 results/lists.md + lists_lowo.png + lists/*.json (from the committed sweeps,
-seconds), results/baselines.md + baselines_profile.png (scoring the committed
-baseline experiments). With --from-scratch, first reruns the sweeps and the
-baseline experiments (see README for how long that takes).
+seconds), results/integrators.md + integrators.png (from the committed
+integrator runs, seconds), results/baselines.md + baselines_profile.png
+(scoring the committed baseline experiments). With --from-scratch, first
+reruns the sweeps, the integrator runs and the baseline experiments (see
+README for how long that takes).
 """
 
 import argparse
@@ -17,7 +19,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from algoperf_lite import io, lists_study, reports, scoring  # noqa: E402
+from algoperf_lite import integrators_study, io, lists_study, reports, scoring  # noqa: E402
 from algoperf_lite.search_space import default_space  # noqa: E402
 from algoperf_lite.spec import load_submission  # noqa: E402
 from algoperf_lite.tuning import tune  # noqa: E402
@@ -41,6 +43,7 @@ def main():
     if args.from_scratch:
         tic = time.perf_counter()
         lists_study.run_all(sweeps_dir, offline)
+        integrators_study.run_all(offline, os.path.join(results, integrators_study.DATA_FILE))
         for name in BASELINE_SUBMISSIONS:
             tune(
                 offline,
@@ -57,6 +60,10 @@ def main():
 
     study = lists_study.evaluate(sweeps_dir, WORKLOADS)
     for path in lists_study.write(study, results):
+        print("wrote", os.path.relpath(path, ROOT))
+
+    runs = integrators_study.load(os.path.join(results, integrators_study.DATA_FILE))
+    for path in integrators_study.write(runs, results):
         print("wrote", os.path.relpath(path, ROOT))
 
     experiments = {n: os.path.join(baselines_dir, n) for n in BASELINE_SUBMISSIONS}
