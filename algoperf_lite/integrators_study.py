@@ -35,7 +35,7 @@ METHODS = {
     "rk4": "RK4",
     "adams_bashforth": "Adams-Bashforth 3",
 }
-LEARNING_RATES = (0.03, 0.1, 0.3)
+LEARNING_RATES = (0.1, 0.3, 1.0)
 BUDGETS = ("equal steps", "equal gradient evaluations", "equal time")
 DATA_FILE = "integrators.json"
 
@@ -182,6 +182,17 @@ def _verdict(best, workloads) -> list[str]:
         if _loss(best[(w, m, "equal gradient evaluations")])
         < _loss(best[(w, "euler", "equal steps")])
     ]
+    edge = [
+        k
+        for k, r in best.items()
+        if k[2] == "equal steps" and r["learning_rate"] == max(LEARNING_RATES)
+    ]
+    if edge:
+        out.append(
+            f"- Caveat: the best rate is the largest tried ({max(LEARNING_RATES)}) for "
+            f"{len(edge)} of {len(workloads) * len(METHODS)} (workload, method) pairs; a "
+            "wider grid could change the rankings."
+        )
     out.append(
         "- Higher order pays only if it wins at equal gradient evaluations or equal time; "
         f"Heun or RK4 beat Euler at equal gradient evaluations in {len(beaten)} of "

@@ -41,6 +41,10 @@ def ensure_writable(path: str) -> None:
         ) from None
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def write_atomic(path: str, text: str) -> None:
     """Write via a temporary file in the same folder and rename over ``path``."""
     folder = os.path.dirname(path) or "."
@@ -50,6 +54,7 @@ def write_atomic(path: str, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -292,11 +292,11 @@ def plot(result: dict, path: str) -> None:
                 continue
             k = rows["k"] + (i - 2) * 0.06
             med = rows["median"].where(np.isfinite(rows["median"]), ceiling)
-            ax.plot(k, med, marker="o", label=m)
+            (line,) = ax.plot(k, med, marker="o", label=m)
             if (rows["low"] != rows["high"]).any():
                 low = rows["low"].where(np.isfinite(rows["low"]), ceiling)
                 high = rows["high"].where(np.isfinite(rows["high"]), ceiling)
-                ax.fill_between(k, low, high, alpha=0.12)
+                ax.fill_between(k, low, high, alpha=0.12, color=line.get_color())
         ax.axhline(ceiling, color="grey", lw=0.8, ls=":")
         ax.text(1, ceiling, "miss", va="bottom", fontsize=7, color="grey")
         ax.set_title(f"held out: {w}", fontsize=9)
