@@ -117,3 +117,25 @@ def adams_bashforth(
         return step, AdamsBashforthState(state.count + 1, history)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+# Shared by the integrator submissions: the step size is the scheduled learning rate.
+HPARAMS = {
+    "learning_rate": 0.05,
+    "warmup_factor": 0.05,
+    "weight_decay": 0.0,
+    "label_smoothing": 0.0,
+    "dropout_rate": 0.0,
+}
+
+
+def make_optimizer_factory(integrator):
+    """``make_optimizer(hparams, step_hint)`` for ``integrator(schedule, weight_decay)``."""
+    from algoperf_lite.schedules import warmup_cosine
+    from algoperf_lite.transforms import keep_dtype
+
+    def make_optimizer(hparams, step_hint: int) -> optax.GradientTransformationExtraArgs:
+        schedule = warmup_cosine(hparams["learning_rate"], hparams["warmup_factor"], step_hint)
+        return keep_dtype(integrator(schedule, hparams["weight_decay"]))
+
+    return make_optimizer

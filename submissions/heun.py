@@ -5,24 +5,12 @@ Step size: the scheduled learning rate (AlgoPerf's warmup and cosine); L2
 weight decay is part of the integrated field.
 """
 
-import optax
+import functools
 
 from algoperf_lite import gradient_flow
-from algoperf_lite.schedules import warmup_cosine
-from algoperf_lite.transforms import keep_dtype
 
-GRAD_EVALS_PER_STEP = 2
-HPARAMS = {
-    "learning_rate": 0.05,
-    "warmup_factor": 0.05,
-    "weight_decay": 0.0,
-    "label_smoothing": 0.0,
-    "dropout_rate": 0.0,
-}
-
-
-def make_optimizer(hparams, step_hint: int) -> optax.GradientTransformationExtraArgs:
-    schedule = warmup_cosine(hparams["learning_rate"], hparams["warmup_factor"], step_hint)
-    return keep_dtype(
-        gradient_flow.runge_kutta(gradient_flow.HEUN, schedule, hparams["weight_decay"])
-    )
+GRAD_EVALS_PER_STEP = len(gradient_flow.HEUN[1])
+HPARAMS = dict(gradient_flow.HPARAMS)
+make_optimizer = gradient_flow.make_optimizer_factory(
+    functools.partial(gradient_flow.runge_kutta, gradient_flow.HEUN)
+)

@@ -5,6 +5,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from algoperf_lite import load_submission, run_trial
@@ -46,11 +47,12 @@ def test_submission_accepts_traced_hparams(name):
 
     @jax.jit
     def two_steps(hp):
-        tx = sub.make_optimizer(hp, 100)
+        tx = optax.with_extra_args_support(sub.make_optimizer(hp, 100))
         state = tx.init(params)
         p = params
+        grad_fn = lambda q: jax.tree.map(jnp.ones_like, q)  # as the runner supplies it
         for _ in range(2):
-            updates, state = tx.update(jax.tree.map(jnp.ones_like, p), state, p)
+            updates, state = tx.update(grad_fn(p), state, p, grad_fn=grad_fn)
             p = jax.tree.map(lambda a, u: a + u, p, updates)
         return p
 
