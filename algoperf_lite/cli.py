@@ -1,6 +1,7 @@
 """The ``algoperf-lite`` command.
 
-    algoperf-lite workloads [--json]
+    algoperf-lite workloads [--json] [--suite offline|variants|tfds]
+    algoperf-lite data prepare NAME   (a TFDS workload or dataset; downloads once)
     algoperf-lite run --workload W --submission S [--hparams JSON-or-file]
                       [--seed N] [--output DIR] [--max-steps N] [--max-seconds T]
     algoperf-lite tune --workload W --submission S [--search-space F]
@@ -32,38 +33,49 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{message} (see '{self.prog} --help')")
 
 
-def _workload_rows():
-    from workloads import WORKLOADS
-
-    return [
-        {
-            "name": w.name,
-            "description": w.description,
-            "metric": w.metric_column,
-            "target": w.validation_target,
-            "test_target": w.test_target,
-            "higher_is_better": w.higher_is_better,
-            "step_hint": w.step_hint,
-            "batch_size": w.batch_size,
-            "eval_every": w.eval_every,
-            "offline": w.offline,
-        }
-        for w in WORKLOADS.values()
-    ]
-
-
 def cmd_workloads(args) -> int:
-    rows = _workload_rows()
+    from workloads import SUITES, describe, suite
+
+    names = [args.suite] if args.suite else SUITES
+    rows = [describe(w) for name in names for w in suite(name)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = f"{'name':<14} {'metric':<22} {'target':>8} {'step_hint':>9}  description"
-    print(header)
+    print(
+        f"{'name':<29} {'suite':<8} {'metric':<26} {'target':>8} {'steps':>6} "
+        f"{'params':>10} {'cpu s':>6}"
+    )
     for r in rows:
-        target = "-" if r["target"] is None else f"{r['target']:.4f}"
+        target = "-" if r["target"] is None else f"{r['target']:.4g}"
+        target += "*" if r["target_provisional"] else ""
+        cpu = "-" if r["cpu_seconds_to_target"] is None else f"{r['cpu_seconds_to_target']:.1f}"
         print(
-            f"{r['name']:<14} {r['metric']:<22} {target:>8} {r['step_hint']:>9}  {r['description']}"
+            f"{r['name']:<29} {r['suite']:<8} {r['metric']:<26} {target:>8} "
+            f"{r['step_hint']:>6} {r['parameters']:>10,} {cpu:>6}"
         )
+    print("* provisional target (set without the data; see workloads/tfds_suite.py)")
+    return 0
+
+
+def cmd_data_prepare(args) -> int:
+    import tensorflow_datasets as tfds
+
+    from workloads import WORKLOADS, tfds_suite
+
+    datasets = sorted(set(tfds_suite.DATASETS.values()))
+    dataset = tfds_suite.DATASETS.get(args.name, args.name)
+    if dataset not in datasets:
+        bundled = args.name in WORKLOADS
+        raise UserError(
+            f"'{args.name}' "
+            + ("uses bundled data and needs no preparing" if bundled else "is not a TFDS dataset")
+            + f"; give a TFDS workload or one of: {', '.join(datasets)}"
+        )
+    builder = tfds.builder(dataset)
+    print(f"downloading and preparing '{dataset}' under {builder.data_dir} (ArrayRecord)")
+    builder.download_and_prepare(file_format="array_record")
+    users = ", ".join(w for w, d in tfds_suite.DATASETS.items() if d == dataset)
+    print(f"'{dataset}' is ready for: {users}")
     return 0
 
 
@@ -180,16 +192,14 @@ def cmd_benchmark(args) -> int:
     from algoperf_lite import scoring
     from algoperf_lite.spec import load_submission
     from algoperf_lite.tuning import tune
-    from workloads import WORKLOADS
+    from workloads import suite
 
     submission = load_submission(args.submission)
     space = _space_for(args, submission)
-    suite = [w for w in WORKLOADS.values() if w.offline == (args.suite == "offline")]
-    if not suite:
-        raise UserError(f"no workloads registered in the '{args.suite}' suite yet")
+    members = suite(args.suite)
     output = args.output or os.path.join("runs", "benchmark", submission.name)
     tune(
-        suite,
+        members,
         submission,
         space,
         output=output,
@@ -286,11 +296,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("workloads", help="list the registered workloads")
-    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--json", action="store_true", help="print a JSON list with all metadata")
+    p.add_argument("--suite", choices=["offline", "variants", "tfds"], help="only this suite")
     p.set_defaults(func=cmd_workloads)
 
+    p = sub.add_parser("data", help="prepare the datasets of TFDS workloads")
+    data_sub = p.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    q = data_sub.add_parser("prepare", help="download and prepare one workload's dataset")
+    q.add_argument("name", help="a TFDS workload (e.g. mnist_mlp) or its dataset (e.g. mnist)")
+    q.set_defaults(func=cmd_data_prepare)
+
     p = sub.add_parser("run", help="train one trial")
-    p.add_argument("--workload", required=True, help="a registered workload name")
+    p.add_argument("--workload", required=True, help="a registered name or path/file.py:NAME")
     p.add_argument("--submission", required=True, help="a registered name or a .py file")
     p.add_argument("--hparams", help="JSON object or JSON file overriding the defaults")
     p.add_argument("--seed", type=int, default=0)
@@ -330,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("benchmark", help="tune on the whole suite and score against baselines")
     p.add_argument("--submission", required=True)
-    p.add_argument("--suite", choices=["offline", "tfds"], default="offline")
+    p.add_argument("--suite", choices=["offline", "variants", "tfds"], default="offline")
     p.add_argument("--output", help="experiment folder (default: runs/benchmark/<submission>)")
     p.add_argument("--baselines", default=BASELINES, help="folder of baseline experiments")
     p.add_argument("--time", choices=["steps", "seconds"], default="steps")

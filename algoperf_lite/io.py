@@ -93,6 +93,15 @@ def is_finished(trial_folder: str) -> bool:
         return False
 
 
+def machine() -> str:
+    """The processor, core count and, when JAX runs on one, the accelerator."""
+    import jax
+
+    text = f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}"
+    device = jax.devices()[0]
+    return text if device.platform == "cpu" else f"{text}, {device.device_kind}"
+
+
 def versions() -> dict[str, str]:
     """Package versions and machine, recorded with every result."""
     out = {"python": platform.python_version(), "machine": platform.machine()}

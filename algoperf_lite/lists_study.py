@@ -1,6 +1,8 @@
 """The hyperparameter-lists study: its sweeps (data) and its table (report).
 
-Data, all NAdamW on the offline suite, full step budgets, curves stored:
+Data, all NAdamW on the three foundation workloads (``STUDY_WORKLOADS``; the
+committed sweeps predate the rest of the offline suite), full step budgets,
+curves stored:
 
 * ``nadamw_broad``: quasi-random points of the broad space over all seven
   AlgoPerf hyperparameters (``results/sweeps/nadamw_broad_space.json``);
@@ -25,6 +27,7 @@ import pandas as pd
 from algoperf_lite import io, lists, search_space, sweeps
 from algoperf_lite.spec import load_submission
 
+STUDY_WORKLOADS = ("mnist1d_mlp", "mnist1d_cnn", "digits_cnn")
 SPACE_FILE = "nadamw_broad_space.json"
 NUM_POINTS = 128
 LENGTH = 5
@@ -188,7 +191,7 @@ def _cell(row) -> str:
 def markdown(result: dict) -> str:
     table = result["table"]
     lines = [
-        "# Hyperparameter lists, leave-one-workload-out (NAdamW, offline suite)",
+        "# Hyperparameter lists, leave-one-workload-out (NAdamW, three foundation workloads)",
         "",
         "Our interpretation of Medapati et al. (2025): a list is built greedily from a",
         f"broad quasi-random NAdamW sweep ({result['num_points']} points x "

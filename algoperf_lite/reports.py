@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import os
-import platform
 import statistics
 
 from tqdm import tqdm
@@ -58,7 +56,7 @@ def baseline(workloads, seeds: int = 3, progress: bool = True) -> dict:
         )
     return {
         "rows": rows,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
+        "machine": io.machine(),
         "versions": io.versions(),
         "date": datetime.date.today().isoformat(),
     }

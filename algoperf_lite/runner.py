@@ -106,6 +106,9 @@ def trial_functions(workload: Workload, submission: Submission, batch_size: int,
         idx = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
         batch_x, batch_y = x[idx], y[idx]
         dropout_rng = jax.random.fold_in(state.rng, state.step)
+        if workload.augment is not None:
+            dropout_rng, augment_rng = jax.random.split(dropout_rng)
+            batch_x = workload.augment(augment_rng, batch_x)
 
         def loss_of(params):
             out, model_state = _apply(
@@ -350,6 +353,26 @@ def run_trial(
         )
         io.write_json(os.path.join(output_dir, io.HPARAMS_FILE), hp)
 
+    if submission.api is not None:
+        if checkpointing:
+            raise UserError("checkpointing is not supported for AlgoPerf-API submissions")
+        from algoperf_lite.algoperf_api import loop
+
+        return loop.train(
+            workload,
+            submission,
+            hp,
+            seed=seed,
+            max_steps=max_steps,
+            max_seconds=max_seconds,
+            output_dir=output_dir,
+            stop_at_target=stop_at_target,
+            fingerprint=fingerprint,
+            batch_size=batch_size,
+            sync_every=sync_every,
+            progress=progress,
+        )
+
     # --- Compile (timed apart) and initialize (off the clock) --------------
     names = tuple(sorted(hp))
     try:
@@ -428,16 +451,10 @@ def run_trial(
                 books["next_eval"] = next_eval + workload.eval_every
                 value = _evaluate(program, state, data, workload, submission, books, wall_start)
                 bar.set_postfix({workload.metric_column: f"{value:.4f}"}, refresh=False)
-                if not math.isfinite(value):
-                    stopped_by = "divergence"
+                stop = stop_after_eval(value, workload, books, stop_at_target)
+                if stop is not None:
+                    stopped_by = stop
                     break
-                if books["reached_at"] is None and workload.reached(
-                    value, workload.validation_target
-                ):
-                    books["reached_at"] = len(books["rows"]) - 1
-                    if stop_at_target:
-                        stopped_by = "target"
-                        break
                 if output_dir is not None:
                     tic = time.perf_counter()
                     io.write_csv(os.path.join(output_dir, io.MEASUREMENTS_FILE), books["rows"])
@@ -470,6 +487,17 @@ def run_trial(
         compiled,
         steps=step,
     )
+
+
+def stop_after_eval(value, workload, books, stop_at_target) -> str | None:
+    """Record a first arrival at the target; the reason to stop now, if any."""
+    if not math.isfinite(value):
+        return "divergence"
+    if books["reached_at"] is None and workload.reached(value, workload.validation_target):
+        books["reached_at"] = len(books["rows"]) - 1
+        if stop_at_target:
+            return "target"
+    return None
 
 
 def _fresh_books() -> dict:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -68,6 +69,12 @@ class Workload:
     offline: bool = True
     eval_batch_size: int = 1000
     provenance: Mapping[str, Any] | None = None
+    # The base workload's name when this is a held-out variant of it.
+    variant_of: str | None = None
+    # ``augment(key, inputs) -> inputs``, applied to each training batch on device.
+    augment: Callable | None = None
+    # ``(shape, dtype)`` of one input example, for workloads whose data may be absent.
+    input_spec: tuple | None = None
 
     @property
     def metric_column(self) -> str:
@@ -79,7 +86,9 @@ class Workload:
         """Changes when the model's or data's source, the budget or the targets change."""
         import sys
 
-        modules = {sys.modules.get(f.__module__) for f in (self.make_model, self.load_splits)}
+        makers = (self.make_model, self.load_splits)
+        makers += tuple(f.func for f in makers if isinstance(f, functools.partial))
+        modules = {sys.modules.get(getattr(f, "__module__", None)) for f in makers}
         sources = {getattr(m, "__file__", None) for m in modules}
         digest = hashlib.sha256()
         for path in sorted(s for s in sources if s):
@@ -95,6 +104,8 @@ class Workload:
             self.test_target,
         )
         digest.update(repr(fields).encode())
+        if isinstance(self.make_model, functools.partial):  # e.g. a variant's knob
+            digest.update(repr(sorted(self.make_model.keywords.items())).encode())
         return digest.hexdigest()[:16]
 
     def reached(self, value: float, target: float | None) -> bool:
@@ -118,6 +129,8 @@ class Submission:
     get_batch_size: Callable[[str], int] | None = None
     grad_evals_per_step: int = 1
     log_values: Callable[[Any], Mapping[str, Any]] | None = None
+    # The module itself when it is written to AlgoPerf's API (see algoperf_lite.algoperf_api).
+    api: Any = None
 
     @property
     def source_hash(self) -> str:
@@ -125,9 +138,8 @@ class Submission:
             return hashlib.sha256(f.read()).hexdigest()[:16]
 
     def batch_size(self, workload: Workload) -> int:
-        if self.get_batch_size is None:
-            return workload.batch_size
-        return int(self.get_batch_size(workload.name))
+        chosen = None if self.get_batch_size is None else self.get_batch_size(workload.name)
+        return workload.batch_size if chosen is None else int(chosen)
 
     def resolve_hparams(self, overrides: Mapping[str, Any] | None = None) -> dict[str, float]:
         """Declared defaults merged with ``overrides``; unknown or bad values raise."""
@@ -138,8 +150,10 @@ class Submission:
                 f"got {type(overrides).__name__}"
             )
         expected = ", ".join(self.hparams)
+        # An AlgoPerf-API file declares no names: its search space decides them.
+        open_names = self.api is not None and not self.hparams
         for key in overrides:
-            if key not in self.hparams:
+            if key not in self.hparams and not open_names:
                 close = difflib.get_close_matches(str(key), list(self.hparams), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise UserError(
@@ -232,6 +246,9 @@ def load_submission(name_or_path: str) -> Submission:
         raise UserError(f"submission file not found: {name_or_path}; check the path")
     if path in _LOADED:
         return _LOADED[path]
+    from algoperf_lite.algoperf_api import provide_algoperf_imports
+
+    provide_algoperf_imports()
     module_name = "algoperf_lite_submission_" + hashlib.sha1(path.encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
@@ -247,6 +264,10 @@ def load_submission(name_or_path: str) -> Submission:
 
 
 def _from_module(module, name: str, source: str) -> Submission:
+    from algoperf_lite.algoperf_api import is_api_module
+
+    if is_api_module(module):
+        return _from_api_module(module, name, source)
     if not callable(getattr(module, "make_optimizer", None)):
         raise UserError(
             f"submission '{name}' ({source}) has no make_optimizer(hparams, step_hint); "
@@ -266,4 +287,24 @@ def _from_module(module, name: str, source: str) -> Submission:
         get_batch_size=getattr(module, "get_batch_size", None),
         grad_evals_per_step=int(getattr(module, "GRAD_EVALS_PER_STEP", 1)),
         log_values=getattr(module, "log_values", None),
+    )
+
+
+def _from_api_module(module, name: str, source: str) -> Submission:
+    declared = getattr(module, "get_batch_size", None)
+
+    def get_batch_size(workload_name):
+        # AlgoPerf's files know only AlgoPerf's workloads and raise for others.
+        try:
+            return None if declared is None else declared(workload_name)
+        except (ValueError, KeyError):
+            return None
+
+    return Submission(
+        name=name,
+        source=source,
+        hparams=dict(getattr(module, "HPARAMS", {})),
+        make_optimizer=None,
+        get_batch_size=get_batch_size,
+        api=module,
     )

@@ -5,10 +5,11 @@
 Always: results/baseline.md (reference NAdamW, fresh runs, about a minute),
 results/lists.md + lists_lowo.png + lists/*.json (from the committed sweeps,
 seconds), results/integrators.md + integrators.png (from the committed
-integrator runs, seconds), results/baselines.md + baselines_profile.png
-(scoring the committed baseline experiments). With --from-scratch, first
-reruns the sweeps, the integrator runs and the baseline experiments (see
-README for how long that takes).
+integrator runs, seconds), results/hypergradient.md + hypergradient_*.png
+(from the committed runs, seconds), results/baselines.md +
+baselines_profile.png (scoring the committed baseline experiments). With
+--from-scratch, first reruns the sweeps, the integrator and hypergradient
+runs and the baseline experiments (see README for how long that takes).
 """
 
 import argparse
@@ -19,11 +20,18 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from algoperf_lite import integrators_study, io, lists_study, reports, scoring  # noqa: E402
+from algoperf_lite import (  # noqa: E402
+    hypergradient_study,
+    integrators_study,
+    io,
+    lists_study,
+    reports,
+    scoring,
+)
 from algoperf_lite.search_space import default_space  # noqa: E402
 from algoperf_lite.spec import load_submission  # noqa: E402
 from algoperf_lite.tuning import tune  # noqa: E402
-from workloads import WORKLOADS  # noqa: E402
+from workloads import WORKLOADS, suite  # noqa: E402
 
 BASELINE_SUBMISSIONS = ("nadamw", "adamw", "sgd")
 
@@ -33,17 +41,22 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--results", default=os.path.join(ROOT, "results"))
     parser.add_argument("--from-scratch", action="store_true", help="rerun sweeps and baselines")
+    parser.add_argument(
+        "--baseline-only", action="store_true", help="only the fresh reference runs (baseline.md)"
+    )
     args = parser.parse_args()
     results = args.results
     sweeps_dir = os.path.join(results, "sweeps")
     baselines_dir = os.path.join(results, "baselines")
-    offline = [w for w in WORKLOADS.values() if w.offline]
+    offline = suite("offline")
+    study = [WORKLOADS[n] for n in lists_study.STUDY_WORKLOADS]
     os.makedirs(results, exist_ok=True)
 
     if args.from_scratch:
         tic = time.perf_counter()
-        lists_study.run_all(sweeps_dir, offline)
-        integrators_study.run_all(offline, os.path.join(results, integrators_study.DATA_FILE))
+        lists_study.run_all(sweeps_dir, study)
+        integrators_study.run_all(study, os.path.join(results, integrators_study.DATA_FILE))
+        hypergradient_study.run_all(WORKLOADS, os.path.join(results, hypergradient_study.DATA_FILE))
         for name in BASELINE_SUBMISSIONS:
             tune(
                 offline,
@@ -57,14 +70,17 @@ def main():
     io.write_json(os.path.join(results, "baseline.json"), report)
     io.write_atomic(os.path.join(results, "baseline.md"), reports.baseline_markdown(report))
     print(reports.baseline_markdown(report))
+    if args.baseline_only:
+        return
 
     study = lists_study.evaluate(sweeps_dir, WORKLOADS)
     for path in lists_study.write(study, results):
         print("wrote", os.path.relpath(path, ROOT))
 
-    runs = integrators_study.load(os.path.join(results, integrators_study.DATA_FILE))
-    for path in integrators_study.write(runs, results):
-        print("wrote", os.path.relpath(path, ROOT))
+    for module in (integrators_study, hypergradient_study):
+        runs = module.load(os.path.join(results, module.DATA_FILE))
+        for path in module.write(runs, results):
+            print("wrote", os.path.relpath(path, ROOT))
 
     experiments = {n: os.path.join(baselines_dir, n) for n in BASELINE_SUBMISSIONS}
     scored = scoring.score({n: p for n, p in experiments.items() if os.path.isdir(p)})

@@ -18,8 +18,8 @@ from workloads import WORKLOADS  # noqa: E402
 
 
 def main():
-    offline = [w for w in WORKLOADS.values() if w.offline]
-    lists_study.run_all(os.path.join(ROOT, "results", "sweeps"), offline)
+    study = [WORKLOADS[n] for n in lists_study.STUDY_WORKLOADS]
+    lists_study.run_all(os.path.join(ROOT, "results", "sweeps"), study)
 
 
 if __name__ == "__main__":

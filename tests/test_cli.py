@@ -7,7 +7,10 @@ import sys
 
 import pytest
 
+from algoperf_lite.algoperf_api.spec import ParameterType
 from algoperf_lite.cli import main
+
+PARAMETER_TYPES = {t.name for t in ParameterType}
 
 HERE = os.path.dirname(__file__)
 DATA = os.path.join(HERE, "data")
@@ -27,8 +30,12 @@ def test_workloads_json_lists_every_workload(capsys):
     assert code == 0 and [r["name"] for r in rows] == list(WORKLOADS)
     for row in rows:
         assert {"name", "metric", "target", "higher_is_better", "step_hint", "offline"} <= set(row)
-        assert row["metric"].startswith("validation/") and row["offline"] is True
+        assert row["metric"].startswith("validation/") and row["offline"] == (
+            row["suite"] != "tfds"
+        )
         assert isinstance(row["target"], float) and row["step_hint"] > 0
+        assert row["parameters"] > 0 and set(row["param_types"].values()) <= PARAMETER_TYPES
+        assert row["metric"] in row["eval_metrics"]["validation"]
 
 
 def test_run_prints_a_summary_and_writes_the_trial(capsys, tmp_path):
@@ -160,6 +167,7 @@ def test_console_script_end_to_end():
     ]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        "algoperf-lite: error: unknown workload 'nope'; known: mnist1d_mlp, mnist1d_cnn, digits_cnn"
-    ]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("algoperf-lite: error: unknown workload 'nope'; known: mnist1d_mlp,")
+    assert lines[0].endswith("(or give path/to/file.py:NAME)")

@@ -9,12 +9,22 @@ import optax
 import pytest
 
 from algoperf_lite import load_submission, run_trial
+from algoperf_lite.losses import sequence_cross_entropy
+from algoperf_lite.runner import compiled_program, device_data
 from algoperf_lite.spec import REGULARIZERS, SPLITS
 from submissions import SUBMISSIONS
-from workloads import WORKLOADS
+from workloads import WORKLOADS, suite
+
+OFFLINE = [w.name for w in suite("offline")]
+VARIANTS = [w.name for w in suite("variants")]
 
 
-@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_suites_are_populated():
+    assert len(OFFLINE) >= 6 and len(VARIANTS) >= 3 and len(suite("tfds")) >= 6
+    assert {WORKLOADS[v].variant_of for v in VARIANTS} == set(OFFLINE)  # one per base
+
+
+@pytest.mark.parametrize("name", OFFLINE + VARIANTS)
 def test_workload_declaration_and_splits(name):
     w = WORKLOADS[name]
     assert w.validation_target is not None and w.test_target is not None
@@ -29,7 +39,10 @@ def test_workload_declaration_and_splits(name):
     for split in SPLITS:
         np.testing.assert_array_equal(fresh[split][0], splits[split][0])
     train = {x.tobytes() for x in splits["train"][0]}
-    assert not any(x.tobytes() in train for x in splits["validation"][0])
+    shared = sum(x.tobytes() in train for x in splits["validation"][0])
+    # Text splits are contiguous, yet short windows of table rules ("-----+---") repeat.
+    allowed = 0.06 * len(splits["validation"][0]) if w.loss_fn is sequence_cross_entropy else 0
+    assert shared <= allowed
 
 
 @pytest.mark.parametrize("name", list(SUBMISSIONS))
@@ -63,14 +76,27 @@ def test_submission_accepts_traced_hparams(name):
     assert np.abs(slower["w"] - 1).max() < np.abs(moved["w"] - 1).max()
 
 
-@pytest.mark.parametrize("workload", list(WORKLOADS))
-@pytest.mark.parametrize("submission", list(SUBMISSIONS))
+def initial_train_loss(w, submission) -> float:
+    """The training-subset loss of the freshly initialized model (seed 0)."""
+    names = tuple(sorted(submission.hparams))
+    program, _ = compiled_program(w, submission, names, submission.batch_size(w))
+    x = device_data(w).train[0]
+    hp = {k: jnp.float32(v) for k, v in submission.hparams.items()}
+    state = program.init(jax.random.PRNGKey(0), hp, x[: submission.batch_size(w)])
+    metrics = program.evaluate(state.params, state.model_state, *device_data(w).eval_sets["train"])
+    return float(metrics["loss"])
+
+
+@pytest.mark.parametrize(
+    "workload, submission",
+    [(w, s) for w in OFFLINE for s in SUBMISSIONS] + [(v, "nadamw") for v in VARIANTS],
+)
 def test_every_submission_trains_every_workload(workload, submission):
-    w = WORKLOADS[workload]
-    result = run_trial(w, load_submission(submission), seed=0, max_steps=w.eval_every)
+    w, sub = WORKLOADS[workload], load_submission(submission)
+    result = run_trial(w, sub, seed=0, max_steps=w.eval_every)
     assert result.status in ("missed", "target_reached") and result.steps >= 1
     first = result.rows[0]
     assert math.isfinite(first["train/loss"]) and math.isfinite(first[w.metric_column])
-    # Better than chance after one eval period (10 classes): training does something.
+    # Lower than at initialization after one eval period: training does something.
     # (The paper's SGD-HD defaults start slowly on purpose, so no more is asked.)
-    assert first["train/loss"] < math.log(10) and first["validation/accuracy"] > 0.1
+    assert first["train/loss"] < initial_train_loss(w, sub)

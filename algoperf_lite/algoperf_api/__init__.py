@@ -1,0 +1,33 @@
+"""Run submissions written to AlgoPerf's API on our workloads.
+
+A submission file that defines ``init_optimizer_state``, ``update_params``,
+``get_batch_size`` and ``data_selection`` (AlgoPerf's training-algorithm API)
+is recognized by ``load_submission`` and trained by :mod:`.loop`, which
+drives it the way AlgoPerf's submission runner does. Our workloads are
+wrapped in :class:`.workload.AlgoPerfWorkload`, which provides the workload
+methods such submissions call. This package also answers ``import algoperf``
+(``spec`` and ``jax_sharding_utils``) when AlgoPerf itself is not installed,
+so that AlgoPerf's own JAX submissions import unchanged. Differences from
+AlgoPerf are listed in the README ("AlgoPerf-API submissions").
+"""
+
+import importlib.util
+import sys
+
+API_FUNCTIONS = ("init_optimizer_state", "update_params", "get_batch_size", "data_selection")
+
+
+def is_api_module(module) -> bool:
+    return all(callable(getattr(module, name, None)) for name in API_FUNCTIONS[:2])
+
+
+def provide_algoperf_imports() -> None:
+    """Make ``from algoperf import spec, jax_sharding_utils`` resolve to this package,
+    unless the real AlgoPerf is installed."""
+    if "algoperf" in sys.modules or importlib.util.find_spec("algoperf") is not None:
+        return
+    from algoperf_lite.algoperf_api import jax_sharding_utils, spec
+
+    sys.modules["algoperf"] = sys.modules[__name__]
+    sys.modules["algoperf.spec"] = spec
+    sys.modules["algoperf.jax_sharding_utils"] = jax_sharding_utils

@@ -1,0 +1,132 @@
+"""Byte-level language modelling on the English documentation text that ships
+with CPython (``pydoc_data.topics``: the help texts of the language reference,
+no download). The topics are joined in sorted order; the corpus's SHA-256
+prefix and size are recorded in ``CORPUS`` and checked on load, so that a
+different Python version cannot silently change the data. The byte stream is
+cut into non-overlapping windows of ``SEQ_LEN + 1`` bytes; the first 90% of
+windows train, the next 5% validate, the last 5% test (contiguous, so no
+window leaks text into another split)."""
+
+import functools
+import hashlib
+import warnings
+
+import flax.linen as nn
+import jax.numpy as jnp
+import numpy as np
+
+from algoperf_lite import losses
+from algoperf_lite.layers import Dropout
+from algoperf_lite.spec import Workload
+
+SEQ_LEN = 32
+VOCAB = 256  # bytes
+
+
+def corpus_bytes() -> bytes:
+    from pydoc_data.topics import topics
+
+    return "\n\n".join(topics[k] for k in sorted(topics)).encode("utf-8")
+
+
+def corpus_record() -> dict:
+    data = corpus_bytes()
+    return {"sha256": hashlib.sha256(data).hexdigest()[:16], "bytes": len(data)}
+
+
+def windows(data: bytes, seq_len: int = SEQ_LEN) -> np.ndarray:
+    """Non-overlapping ``seq_len + 1``-byte windows of ``data`` (the tail is dropped)."""
+    tokens = np.frombuffer(data, np.uint8).astype(np.int32)
+    n = len(tokens) // (seq_len + 1)
+    return tokens[: n * (seq_len + 1)].reshape(n, seq_len + 1)
+
+
+def next_byte_pairs(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and next-byte labels of a batch of windows."""
+    return w[:, :-1], w[:, 1:]
+
+
+def windows_splits(data: bytes, seq_len: int = SEQ_LEN) -> dict:
+    """Contiguous 90/5/5 split of non-overlapping ``seq_len + 1`` windows."""
+    w = windows(data, seq_len)
+    n_train, n_val = int(0.9 * len(w)), int(0.05 * len(w))
+    parts = np.split(w, [n_train, n_train + n_val])
+    names = ("train", "validation", "test")
+    return {name: next_byte_pairs(part) for name, part in zip(names, parts, strict=True)}
+
+
+# The corpus the targets were set on (CPython 3.11's pydoc_data).
+CORPUS = {"sha256": "71f2ff5d99bdc1f9", "bytes": 466273}
+
+
+@functools.cache
+def load_splits():
+    data = corpus_bytes()
+    if corpus_record() != CORPUS:
+        warnings.warn(
+            f"this Python's pydoc_data text {corpus_record()} differs from the corpus the "
+            f"char_lm targets were set on {CORPUS}; targets may not fit "
+            "('make targets' resets them)",
+            stacklevel=2,
+        )
+    return windows_splits(data)
+
+
+class CausalSelfAttention(nn.Module):
+    num_heads: int
+    temperature: float = 1.0  # multiplies the attention logits (a variant knob)
+
+    @nn.compact
+    def __call__(self, x):
+        batch, length, width = x.shape
+        head = width // self.num_heads
+        qkv = nn.DenseGeneral((3, self.num_heads, head), name="qkv")(x)
+        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+        logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (self.temperature / jnp.sqrt(head))
+        causal = jnp.tril(jnp.ones((length, length), bool))
+        logits = jnp.where(causal, logits, jnp.finfo(logits.dtype).min)
+        weights = nn.softmax(logits, axis=-1)
+        out = jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+        return nn.DenseGeneral(width, axis=(-2, -1), name="out")(out)
+
+
+class TransformerLM(nn.Module):
+    """Pre-LayerNorm decoder-only transformer with learned positions."""
+
+    vocab: int = VOCAB
+    width: int = 32
+    depth: int = 2
+    num_heads: int = 2
+    max_len: int = SEQ_LEN
+    attention_temperature: float = 1.0
+
+    @nn.compact
+    def __call__(self, tokens, *, train: bool, dropout_rate=0.0):
+        x = nn.Embed(self.vocab, self.width, name="embed")(tokens)
+        positions = self.param(
+            "positions", nn.initializers.normal(0.02), (self.max_len, self.width)
+        )
+        x = x + positions[: tokens.shape[1]]
+        for _ in range(self.depth):
+            h = CausalSelfAttention(self.num_heads, self.attention_temperature)(nn.LayerNorm()(x))
+            x = x + Dropout()(h, dropout_rate, train=train)
+            h = nn.Dense(4 * self.width)(nn.LayerNorm()(x))
+            h = nn.Dense(self.width)(nn.gelu(h))
+            x = x + Dropout()(h, dropout_rate, train=train)
+        return nn.Dense(self.vocab, name="head")(nn.LayerNorm()(x))
+
+
+TRANSFORMER = Workload(
+    name="char_lm_transformer",
+    description="2-layer, width-32 byte-level transformer LM on CPython's pydoc_data text",
+    make_model=TransformerLM,
+    load_splits=load_splits,
+    batch_size=32,
+    step_hint=1200,
+    eval_every=100,
+    metric="loss",
+    higher_is_better=False,
+    loss_fn=losses.sequence_cross_entropy,
+    metrics_fn=losses.sequence_metrics,
+    eval_batch_size=250,
+)
