@@ -10,6 +10,9 @@
     algoperf-lite benchmark --submission S [--search-space F] [--output DIR]
     algoperf-lite lists build SWEEP [--length 5] [--output FILE]
     algoperf-lite lists evaluate SWEEP_DIR [--length 5]
+    algoperf-lite analyze importance SWEEP [--method both|nrrelieff|fanova] [--workload W]
+                      [--k 10] [--normalization clip|shift|none] [--log NAMES] [--json]
+    algoperf-lite analyze landscape SWEEP [--column validation/loss] [--workload W] [--json]
 
 Bad input ends with one line on stderr naming the problem and the fix, and
 exit status 2.
@@ -269,6 +272,117 @@ def cmd_lists_evaluate(args) -> int:
     return 0
 
 
+def _sweep_finals(args):
+    """Last evaluation per trial of a sweep table, optionally one workload only."""
+    from algoperf_lite import sweeps
+
+    if not os.path.isfile(args.sweep):
+        raise UserError(f"sweep table not found: {args.sweep}; pass a .csv.gz or .jsonl sweep")
+    try:
+        if args.sweep.endswith(".jsonl"):
+            frame = sweeps.to_frame(sweeps.read_records(args.sweep))
+        else:
+            frame = sweeps.load(args.sweep)
+    except Exception as e:  # pandas raises many types for a bad file
+        raise UserError(f"cannot read sweep table {args.sweep}: {type(e).__name__}") from None
+    missing = {"workload", "point", "seed", "global_step"} - set(frame.columns)
+    if missing or not any(c.startswith("hp/") for c in frame.columns):
+        raise UserError(f"{args.sweep} is not a sweep table (no hyperparameter columns)")
+    finals = sweeps.finals(frame)
+    if args.workload:
+        known = sorted(finals["workload"].unique())
+        if args.workload not in known:
+            raise UserError(
+                f"workload '{args.workload}' is not in the sweep; it has {', '.join(known)}"
+            )
+        finals = finals[finals["workload"] == args.workload]
+    return finals
+
+
+def _varying_hparams(group):
+    """The hyperparameter columns that take more than one value (names without hp/)."""
+    cols = [c for c in group.columns if c.startswith("hp/") and group[c].nunique() > 1]
+    return group[cols].set_axis([c[3:] for c in cols], axis=1)
+
+
+def cmd_analyze_importance(args) -> int:
+    import pandas as pd
+
+    from algoperf_lite import importance
+
+    finals = _sweep_finals(args)
+    out = {}
+    for workload, group in finals.groupby("workload"):
+        frame = _varying_hparams(group)
+        numeric = frame.select_dtypes("number")
+        # Rate-like: positive and spanning two decades or more (override with --log).
+        auto = [
+            c
+            for c in numeric
+            if (numeric[c] > 0).all() and numeric[c].max() >= 100 * numeric[c].min()
+        ]
+        log = args.log.split(",") if args.log is not None else auto
+        unknown = sorted(set(log) - set(frame.columns) - {""})
+        if unknown:
+            raise UserError(f"--log names '{unknown[0]}', which the sweep does not vary")
+        target = group["value"].to_numpy()
+        result = {}
+        if args.method in ("both", "nrrelieff"):
+            config = importance.ReliefConfig(
+                k=args.k, log_columns=tuple(log), normalization=args.normalization
+            )
+            result["nrrelieff"] = importance.nrrelieff(frame, target, config)
+        if args.method in ("both", "fanova"):
+            result["fanova"] = importance.fanova(frame, target, tuple(log))
+        out[workload] = result
+    if args.json:
+        payload = {
+            w: {
+                **{m: v.round(6).to_dict() for m, v in r.items()},
+                **({"agreement": importance.agreement(*r.values())} if len(r) == 2 else {}),
+            }
+            for w, r in out.items()
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    for workload, result in out.items():
+        table = pd.DataFrame(result).sort_values(list(result)[0], ascending=False)
+        print(f"## {workload} ({len(finals[finals['workload'] == workload])} trials)")
+        print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+        if len(result) == 2:
+            a = importance.agreement(*result.values())
+            print(f"agreement: Kendall tau {a['kendall_tau']:.2f}, Spearman {a['spearman']:.2f}")
+        print()
+    return 0
+
+
+def cmd_analyze_landscape(args) -> int:
+    import pandas as pd
+
+    from algoperf_lite import landscapes
+
+    finals = _sweep_finals(args)
+    if args.column not in finals.columns:
+        cols = [c for c in finals.columns if "loss" in c or c == "value"]
+        raise UserError(f"the sweep has no column '{args.column}'; try one of {', '.join(cols)}")
+    out = {}
+    for workload, group in finals.groupby("workload"):
+        frame = _varying_hparams(group)
+        if frame.duplicated().any():
+            raise UserError(
+                f"{workload}: several trials share a grid point; pass a grid sweep of one seed"
+            )
+        categorical = [c for c in frame if not pd.api.types.is_numeric_dtype(frame[c])]
+        land = landscapes.Landscape.from_frame(frame, group[args.column], categorical)
+        out[workload] = landscapes.metrics(land)
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        for workload, m in out.items():
+            print(f"{workload}: " + ", ".join(f"{k} {v:.3g}" for k, v in m.items()))
+    return 0
+
+
 def _progress(args) -> bool:
     return sys.stderr.isatty() if args.progress is None else args.progress
 
@@ -364,6 +478,26 @@ def build_parser() -> argparse.ArgumentParser:
     q = lists_sub.add_parser("evaluate", help="leave-one-workload-out table with baselines")
     q.add_argument("sweep_dir", help="folder of the study's sweeps, e.g. results/sweeps")
     q.set_defaults(func=cmd_lists_evaluate)
+
+    p = sub.add_parser("analyze", help="hyperparameter importance and loss landscapes of a sweep")
+    analyze_sub = p.add_subparsers(dest="analyze_command", required=True, parser_class=_Parser)
+    q = analyze_sub.add_parser("importance", help="N-RReliefF and fANOVA importances per workload")
+    q.add_argument("sweep", help="a sweep table, e.g. results/sweeps/nadamw_broad.csv.gz")
+    q.add_argument("--method", choices=["both", "nrrelieff", "fanova"], default="both")
+    q.add_argument("--workload", help="only this workload of the sweep")
+    q.add_argument("--k", type=int, default=10, help="N-RReliefF neighbours (default 10)")
+    q.add_argument("--normalization", choices=["clip", "shift", "none"], default="clip")
+    q.add_argument("--log", help="comma-separated names compared on a log scale (default: auto)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_analyze_importance)
+    q = analyze_sub.add_parser("landscape", help="fitness landscape metrics of a grid sweep")
+    q.add_argument("sweep", help="a grid sweep table, e.g. results/sweeps/landscapes.csv.gz")
+    q.add_argument(
+        "--column", default="validation/loss", help="the loss to analyze (lower is better)"
+    )
+    q.add_argument("--workload", help="only this workload of the sweep")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_analyze_landscape)
     return parser
 
 

@@ -26,6 +26,8 @@ from algoperf_lite.runner import run_trial
 from algoperf_lite.spec import load_submission
 
 PROBLEMS = {"logreg": "digits_logreg", "mlp": "mnist1d_mlp", "cnn": "digits_cnn"}
+# The paper's own problems, run when their TFDS data are prepared.
+TFDS_PROBLEMS = {"logreg": "mnist_logreg", "mlp": "mnist_mlp", "cnn": "cifar10_vgg16"}
 # method -> (submission, fixed hyperparameters); beta is filled in per problem.
 METHODS = {
     "SGD": ("sgd_hd", {"momentum": 0.0}),
@@ -40,6 +42,7 @@ ALPHAS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 WEIGHT_DECAY = 1e-4
 SEEDS = (0, 1, 2)
 DATA_FILE = "hypergradient.json"
+TFDS_DATA_FILE = "hypergradient_tfds.json"
 
 # The paper's final training / validation losses (authors' result files), and
 # its peak alpha for the HD methods.
@@ -89,8 +92,8 @@ def beta(method: str, problem: str) -> float:
     return 1e-3
 
 
-def _run(problem, method, alpha0, seed, workloads):
-    workload = workloads[PROBLEMS[problem]]
+def _run(problem, method, alpha0, seed, workloads, problems=PROBLEMS):
+    workload = workloads[problems[problem]]
     name, fixed = METHODS[method]
     hparams = {
         **fixed,
@@ -123,9 +126,22 @@ def plan() -> list[tuple]:
     return runs
 
 
-def run_all(workloads, path: str, progress: bool = True) -> list[dict]:
+def tfds_ready() -> bool:
+    """Whether the data of every TFDS problem are prepared."""
+    from algoperf_lite.errors import UserError
+    from workloads.tfds_suite import DATASETS, read_split
+
+    try:
+        for name in TFDS_PROBLEMS.values():
+            read_split(DATASETS[name], "train", limit=1)
+    except UserError:
+        return False
+    return True
+
+
+def run_all(workloads, path: str, progress: bool = True, problems=PROBLEMS) -> list[dict]:
     runs = [
-        _run(*args, workloads)
+        _run(*args, workloads, problems)
         for args in tqdm(plan(), desc="hypergradient", unit="run", disable=not progress)
     ]
     io.write_json(path, _finite_or_null(runs))
@@ -196,17 +212,23 @@ def directions(finals) -> list[dict]:
     return out
 
 
+def _workloads(runs) -> dict:
+    """problem -> the workload its runs used."""
+    return {r["problem"]: r["workload"] for r in runs}
+
+
 def _fmt(x) -> str:
     return "diverged" if not math.isfinite(x) else f"{x:.4f}"
 
 
 def markdown(runs) -> str:
     finals = final_losses(runs)
+    names = _workloads(runs)
     lines = [
         "# Hypergradient descent (Baydin et al., 2018), in small",
         "",
-        "Our offline stand-ins: "
-        + ", ".join(f"{p} = `{w}`" for p, w in PROBLEMS.items())
+        "Workloads: "
+        + ", ".join(f"{p} = `{w}`" for p, w in names.items())
         + f". alpha_0 = {ALPHA_0:g}, L2 {WEIGHT_DECAY:g}, mu = 0.9; beta = 1e-3 (SGD-HD, "
         "SGDN-HD), 1e-7 (Adam-HD; 1e-8 on the CNN). Full step budget of each workload "
         f"(the paper counted epochs on MNIST/CIFAR-10), median of {len(SEEDS)} seeds.",
@@ -224,7 +246,7 @@ def markdown(runs) -> str:
             "-" if PAPER[p][m] is None else f"{PAPER[p][m][0]:g} / {PAPER[p][m][1]:g}"
             for m in METHODS
         ]
-        lines.append(f"| {p} | ours (`{PROBLEMS[p]}`) | " + " | ".join(ours) + " |")
+        lines.append(f"| {p} | ours (`{names[p]}`) | " + " | ".join(ours) + " |")
         lines.append(f"| | paper ({PAPER_PROBLEM[p]}) | " + " | ".join(paper) + " |")
     lines += [
         "",
@@ -269,6 +291,7 @@ def plot(runs, path_curves: str, path_sensitivity: str) -> None:
 
     colors = dict(zip(METHODS, ("C0", "C0", "C1", "C1", "C2", "C2"), strict=True))
     styles = {m: "-" if m.endswith("-HD") else "--" for m in METHODS}
+    names = _workloads(runs)
     fig, axes = plt.subplots(3, 3, figsize=(12, 9))
     for col, p in enumerate(PROBLEMS):
         for m in METHODS:
@@ -282,7 +305,7 @@ def plot(runs, path_curves: str, path_sensitivity: str) -> None:
             )
             for row, ys in enumerate((alpha, train, val)):
                 axes[row, col].plot(steps, ys, styles[m], color=colors[m], label=m)
-        axes[0, col].set_title(f"{p} ({PROBLEMS[p]})", fontsize=9)
+        axes[0, col].set_title(f"{p} ({names[p]})", fontsize=9)
         axes[1, col].set_yscale("log")
         axes[2, col].set_yscale("log")
         axes[2, col].set_xlabel("step")
@@ -308,7 +331,7 @@ def plot(runs, path_curves: str, path_sensitivity: str) -> None:
                 )
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_title(f"{p} ({PROBLEMS[p]})", fontsize=9)
+        ax.set_title(f"{p} ({names[p]})", fontsize=9)
         ax.set_xlabel("alpha_0")
     axes[0].set_ylabel("final training loss")
     axes[0].legend(fontsize=7)
@@ -317,10 +340,10 @@ def plot(runs, path_curves: str, path_sensitivity: str) -> None:
     plt.close(fig)
 
 
-def write(runs, results_dir: str) -> list[str]:
-    md = os.path.join(results_dir, "hypergradient.md")
-    curves = os.path.join(results_dir, "hypergradient_curves.png")
-    sensitivity = os.path.join(results_dir, "hypergradient_sensitivity.png")
+def write(runs, results_dir: str, stem: str = "hypergradient") -> list[str]:
+    md = os.path.join(results_dir, f"{stem}.md")
+    curves = os.path.join(results_dir, f"{stem}_curves.png")
+    sensitivity = os.path.join(results_dir, f"{stem}_sensitivity.png")
     io.write_atomic(md, markdown(runs))
     plot(runs, curves, sensitivity)
     return [md, curves, sensitivity]

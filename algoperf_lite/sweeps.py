@@ -21,6 +21,7 @@ from algoperf_lite.runner import run_trial
 from algoperf_lite.spec import Submission, Workload
 
 CURVE_COLUMNS = ("global_step", "score", "train/loss")
+OPTIONAL_COLUMNS = ("validation/loss",)  # kept when the workload reports it
 
 
 def _append(path: str):
@@ -45,7 +46,12 @@ def _record(workload: Workload, point_id: int, seed: int, result) -> dict:
         "status": result.status,
         "hparams": result.hparams,
         "curve": [
-            {**{k: row[k] for k in CURVE_COLUMNS}, "value": row[column]} for row in result.rows
+            {
+                **{k: row[k] for k in CURVE_COLUMNS},
+                **{k: row[k] for k in OPTIONAL_COLUMNS if k in row},
+                "value": row[column],
+            }
+            for row in result.rows
         ],
     }
 
@@ -178,3 +184,11 @@ def compact(records: list[dict], path: str) -> None:
 
 def load(path: str) -> pd.DataFrame:
     return pd.read_csv(path)
+
+
+def finals(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per trial: its last evaluation (hyperparameters as ``hp/`` columns)."""
+    last = (
+        frame.sort_values("global_step").groupby(["workload", "point", "seed"], sort=False).tail(1)
+    )
+    return last.sort_values(["workload", "point", "seed"]).reset_index(drop=True)

@@ -6,10 +6,14 @@ Always: results/baseline.md (reference NAdamW, fresh runs, about a minute),
 results/lists.md + lists_lowo.png + lists/*.json (from the committed sweeps,
 seconds), results/integrators.md + integrators.png (from the committed
 integrator runs, seconds), results/hypergradient.md + hypergradient_*.png
-(from the committed runs, seconds), results/baselines.md +
+(from the committed runs, seconds), results/importance.md + importance.png
+(CNN hyperparameter importance, from the committed sweep, about half a
+minute), results/landscapes.md + landscapes_*.png (from the committed grid
+sweep, seconds), results/baselines.md +
 baselines_profile.png (scoring the committed baseline experiments). With
---from-scratch, first reruns the sweeps, the integrator and hypergradient
-runs and the baseline experiments (see README for how long that takes).
+--from-scratch, first reruns the sweeps (CNN and landscape sweeps included),
+the integrator and hypergradient runs and the baseline experiments (see
+README for how long that takes).
 """
 
 import argparse
@@ -22,8 +26,10 @@ sys.path.insert(0, ROOT)
 
 from algoperf_lite import (  # noqa: E402
     hypergradient_study,
+    importance_study,
     integrators_study,
     io,
+    landscape_study,
     lists_study,
     reports,
     scoring,
@@ -57,6 +63,14 @@ def main():
         lists_study.run_all(sweeps_dir, study)
         integrators_study.run_all(study, os.path.join(results, integrators_study.DATA_FILE))
         hypergradient_study.run_all(WORKLOADS, os.path.join(results, hypergradient_study.DATA_FILE))
+        if hypergradient_study.tfds_ready():  # the paper's own problems, when prepared
+            hypergradient_study.run_all(
+                WORKLOADS,
+                os.path.join(results, hypergradient_study.TFDS_DATA_FILE),
+                problems=hypergradient_study.TFDS_PROBLEMS,
+            )
+        importance_study.run_all(os.path.join(sweeps_dir, importance_study.SWEEP_FILE))
+        landscape_study.run_all(os.path.join(sweeps_dir, landscape_study.SWEEP_FILE), WORKLOADS)
         for name in BASELINE_SUBMISSIONS:
             tune(
                 offline,
@@ -80,6 +94,14 @@ def main():
     for module in (integrators_study, hypergradient_study):
         runs = module.load(os.path.join(results, module.DATA_FILE))
         for path in module.write(runs, results):
+            print("wrote", os.path.relpath(path, ROOT))
+    tfds_runs = os.path.join(results, hypergradient_study.TFDS_DATA_FILE)
+    if os.path.exists(tfds_runs):
+        runs = hypergradient_study.load(tfds_runs)
+        for path in hypergradient_study.write(runs, results, stem="hypergradient_tfds"):
+            print("wrote", os.path.relpath(path, ROOT))
+    for module in (importance_study, landscape_study):
+        for path in module.write(results):
             print("wrote", os.path.relpath(path, ROOT))
 
     experiments = {n: os.path.join(baselines_dir, n) for n in BASELINE_SUBMISSIONS}

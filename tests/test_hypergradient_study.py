@@ -38,3 +38,34 @@ def test_direction_check_flags_a_worse_hd():
     assert all(d["ours"] for d in study.directions(_finals(1.005)))  # within tolerance
     assert not any(d["ours"] for d in study.directions(_finals(1.5)))
     assert not any(d["ours"] for d in study.directions(_finals(math.inf)))  # diverged
+
+
+def test_tfds_problems_run_through_their_real_pipeline(tmp_path):
+    import dataclasses
+
+    import tensorflow_datasets as tfds
+
+    from workloads import WORKLOADS
+
+    # VGG-16's compile is slow on a CPU; its pipeline is covered by the TFDS tests.
+    problems = ("logreg", "mlp")
+    small = {}
+    for name in (study.TFDS_PROBLEMS[p] for p in problems):
+        w = WORKLOADS[name]
+        with tfds.testing.mock_data(num_examples=64):
+            splits = w.load_splits.__wrapped__()  # bypass the registry's cache
+        small[name] = dataclasses.replace(
+            w, load_splits=lambda s=splits: s, batch_size=8, step_hint=4, eval_every=2
+        )
+    runs = [
+        study._run(p, m, study.ALPHA_0, 0, small, study.TFDS_PROBLEMS)
+        for p in problems
+        for m in ("SGD-HD", "Adam")
+    ]
+    assert [r["workload"] for r in runs[::2]] == ["mnist_logreg", "mnist_mlp"]
+    for r in runs:
+        assert len(r["curve"]) == 2 and all(math.isfinite(v) for v in r["curve"][-1])
+    # The report names the workloads its runs used.
+    renamed = [{**r, "workload": study.TFDS_PROBLEMS[r["problem"]]} for r in study.load(DATA)]
+    text = study.markdown(renamed)
+    assert "| logreg | ours (`mnist_logreg`)" in text and "cnn = `cifar10_vgg16`" in text
