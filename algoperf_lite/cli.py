@@ -5,7 +5,8 @@
     algoperf-lite run --workload W --submission S [--hparams JSON-or-file]
                       [--seed N] [--output DIR] [--max-steps N] [--max-seconds T]
     algoperf-lite tune --workload W --submission S [--search-space F]
-                       [--ruleset external|self] [--trials 5] [--studies 3] [--seed N] --output DIR
+                       [--ruleset external|self] [--trials 5] [--studies 3] [--seed N]
+                       [--trials-per-step K] --output DIR
     algoperf-lite score DIR... [--json] [--time steps|seconds] [--targets F] [--report DIR]
     algoperf-lite benchmark --submission S [--search-space F] [--output DIR]
     algoperf-lite lists build SWEEP [--length 5] [--output FILE]
@@ -83,7 +84,7 @@ def cmd_data_prepare(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from algoperf_lite import checkpoints, io
+    from algoperf_lite import checkpoints, io, runner
     from algoperf_lite.runner import run_trial
     from algoperf_lite.spec import load_submission, read_hparams
     from workloads import get_workload
@@ -106,6 +107,7 @@ def cmd_run(args) -> int:
         checkpoint_every=args.checkpoint_every,
         checkpoint_seconds=args.checkpoint_seconds,
         progress=_progress(args),
+        mesh=runner.data_mesh() if args.data_parallel else None,
     )
     prefix = "already complete: " if result.skipped else ""
     print(f"{prefix}{result.summary()}")
@@ -146,6 +148,7 @@ def cmd_tune(args) -> int:
         studies=args.studies,
         seed=args.seed,
         progress=_progress(args),
+        trials_per_step=args.trials_per_step,
     )
     reached = sum(r.status == "target_reached" for r in results)
     skipped = sum(r.skipped for r in results)
@@ -211,6 +214,7 @@ def cmd_benchmark(args) -> int:
         studies=args.studies,
         seed=args.seed,
         progress=_progress(args),
+        trials_per_step=args.trials_per_step,
     )
     experiments = {submission.name: output}
     for folder in sorted(glob.glob(os.path.join(args.baselines, "*"))):
@@ -393,7 +397,18 @@ def _add_tuning_args(p):
     p.add_argument("--trials", type=int, default=5, help="trials per study (default 5)")
     p.add_argument("--studies", type=int, default=3, help="studies (default 3)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--trials-per-step",
+        type=_positive,
+        help="trials vmapped into one compiled step (default: as many as pay off on this device)",
+    )
     _add_progress(p)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
+    return int(text)
 
 
 def _add_progress(p):
@@ -431,6 +446,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seconds", type=float, help="training-time budget in seconds")
     p.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps (orbax)")
     p.add_argument("--checkpoint-seconds", type=float, help="checkpoint every T seconds")
+    p.add_argument(
+        "--data-parallel",
+        action="store_true",
+        help="split each batch over every local device (jit with a sharded batch)",
+    )
     p.add_argument(
         "--resume",
         action="store_true",

@@ -63,9 +63,19 @@ def _apply(model, params, model_state, x, *, train, dropout_rate, rng):
     return model.apply(variables, x, **kwargs), model_state
 
 
-def trial_functions(workload: Workload, submission: Submission, batch_size: int, num_train: int):
+def trial_functions(
+    workload: Workload,
+    submission: Submission,
+    batch_size: int,
+    num_train: int,
+    batch_sharding=None,
+):
     """``init(seed_key, hparams)``, ``step(state, hparams, x, y)`` and
-    ``evaluate(params, model_state, xs, ys, mask)`` for one workload and submission."""
+    ``evaluate(params, model_state, xs, ys, mask)`` for one workload and submission.
+
+    With ``batch_sharding`` (data parallelism) each step's batch is laid out
+    across the devices and XLA partitions the step: the state stays
+    replicated and gradients are summed across devices."""
     model = workload.make_model()
     step_hint = workload.step_hint
     steps_per_epoch = num_train // batch_size
@@ -105,6 +115,8 @@ def trial_functions(workload: Workload, submission: Submission, batch_size: int,
         )
         idx = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
         batch_x, batch_y = x[idx], y[idx]
+        if batch_sharding is not None:
+            batch_x, batch_y = jax.lax.with_sharding_constraint((batch_x, batch_y), batch_sharding)
         dropout_rng = jax.random.fold_in(state.rng, state.step)
         if workload.augment is not None:
             dropout_rng, augment_rng = jax.random.split(dropout_rng)
@@ -156,6 +168,24 @@ def trial_functions(workload: Workload, submission: Submission, batch_size: int,
         return {k: v.sum() / mask.sum() for k, v in sums.items()}
 
     return init, step, evaluate
+
+
+def fused(step):
+    """``steps(state, hparams, x, y, n)``: ``n`` steps in one dispatch, as a loop
+    on the device (``n`` is an argument, so one compilation serves every count)."""
+
+    def steps(state, hparams, x, y, n):
+        return jax.lax.fori_loop(0, n, lambda _, s: step(s, hparams, x, y)[0], state)
+
+    return steps
+
+
+def fuse_by_default(lowered_step) -> bool:
+    """Fuse steps unless the step convolves on a CPU: XLA's CPU convolutions
+    inside a device loop run several times slower than dispatched one by one
+    (measured in results/speed.md)."""
+    convolves = "convolution" in lowered_step.as_text()
+    return jax.default_backend() != "cpu" or not convolves
 
 
 # ---------------------------------------------------------------------------
@@ -214,31 +244,86 @@ class Program:
     step: Any
     evaluate: Any
     compile_seconds: float
+    steps: Any = None  # the fused loop (see ``fused``), where it is used
+    mesh: Any = None  # data-parallel: the devices the batch is split over
+
+
+def data_mesh(devices=None) -> jax.sharding.Mesh:
+    """A one-axis mesh ("data") over ``devices`` (default: every local device)."""
+    devices = jax.local_devices() if devices is None else devices
+    return jax.sharding.Mesh(np.asarray(devices), ("data",))
+
+
+_REPLICATED: dict[tuple, DeviceData] = {}
+
+
+def replicated_data(workload: Workload, mesh) -> DeviceData:
+    """``device_data`` copied onto every device of ``mesh``."""
+    key = (workload, mesh)
+    if key not in _REPLICATED:
+        everywhere = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        data = device_data(workload)
+        train, eval_sets = jax.device_put((data.train, data.eval_sets), everywhere)
+        _REPLICATED[key] = DeviceData(train, eval_sets)
+    return _REPLICATED[key]
 
 
 _PROGRAMS: dict[tuple, Program] = {}
 
 
 def compiled_program(
-    workload: Workload, submission: Submission, hparam_names: tuple[str, ...], batch_size: int
+    workload: Workload,
+    submission: Submission,
+    hparam_names: tuple[str, ...],
+    batch_size: int,
+    fuse: bool | None = None,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> tuple[Program, bool]:
-    """The compiled init/step/evaluate, and whether this call compiled them."""
-    key = (workload, submission, hparam_names, batch_size)
+    """The compiled init/step/evaluate, and whether this call compiled them.
+
+    ``fuse`` (default: ``fuse_by_default``) adds the fused multi-step loop;
+    ``mesh`` makes the step data-parallel over the mesh's devices."""
+    key = (workload, submission, hparam_names, batch_size, fuse, mesh)
     if key in _PROGRAMS:
         return _PROGRAMS[key], False
-    data = device_data(workload)
+    data = device_data(workload) if mesh is None else replicated_data(workload, mesh)
     x, y = data.train
-    init, step, evaluate = trial_functions(workload, submission, batch_size, len(x))
+    batch_sharding = None
+    if mesh is not None:
+        if batch_size % mesh.size:
+            raise UserError(
+                f"batch size {batch_size} does not split over {mesh.size} devices; "
+                f"use a multiple of {mesh.size}"
+            )
+        batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+    init, step, evaluate = trial_functions(workload, submission, batch_size, len(x), batch_sharding)
     hp = {k: jax.ShapeDtypeStruct((), jnp.float32) for k in hparam_names}
     seed_key = jax.ShapeDtypeStruct((2,), jnp.uint32)
     sample = jax.ShapeDtypeStruct((batch_size, *x.shape[1:]), x.dtype)
+    # Data parallel: everything but the batch is replicated on the mesh's devices.
+    place = {}
+    if mesh is not None:
+        everywhere = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        place = dict(in_shardings=everywhere, out_shardings=everywhere)
     start = time.perf_counter()
-    init_c = jax.jit(init).lower(seed_key, hp, sample).compile()
+    init_c = jax.jit(init, **place).lower(seed_key, hp, sample).compile()
     state = jax.eval_shape(init, seed_key, hp, sample)
-    step_c = jax.jit(step, donate_argnums=0).lower(state, hp, x, y).compile()
+    step_jit = jax.jit(step, donate_argnums=0, **place)
+    lowered = step_jit.lower(state, hp, x, y)
+    fuse = fuse_by_default(lowered) if fuse is None else fuse
+    # One training program is compiled: the fused loop, or else the single step
+    # (which, next to a fused loop, compiles only if something calls it).
+    step_c, steps_c = step_jit, None
+    if fuse:
+        n = jax.ShapeDtypeStruct((), jnp.int32)
+        steps_c = jax.jit(fused(step), donate_argnums=0, **place).lower(state, hp, x, y, n)
+        steps_c = steps_c.compile()
+    else:
+        step_c = lowered.compile()
     xs, ys, mask = data.eval_sets["validation"]
-    eval_c = jax.jit(evaluate).lower(state.params, state.model_state, xs, ys, mask).compile()
-    program = Program(init_c, step_c, eval_c, time.perf_counter() - start)
+    eval_c = jax.jit(evaluate, **place).lower(state.params, state.model_state, xs, ys, mask)
+    eval_c = eval_c.compile()
+    program = Program(init_c, step_c, eval_c, time.perf_counter() - start, steps_c, mesh)
     _PROGRAMS[key] = program
     return program, True
 
@@ -281,6 +366,7 @@ class TrialResult:
     workload_hash: str = ""
     submission_hash: str = ""
     preemption_count: int = 0
+    trials_per_step: int = 1  # >1: vmapped with others, sharing their clock
     rows: list[dict] = dataclasses.field(default_factory=list, repr=False)
     skipped: bool = False
 
@@ -316,6 +402,8 @@ def run_trial(
     checkpoint_every: int | None = None,
     checkpoint_seconds: float | None = None,
     progress: bool = False,
+    fuse: bool | None = None,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> TrialResult:
     """Train until the validation target, the step budget or the time budget.
 
@@ -326,6 +414,9 @@ def run_trial(
     With ``checkpoint_every`` (steps) or ``checkpoint_seconds`` (wall clock),
     the whole trial is checkpointed there off the clock, and a rerun resumes
     from the newest checkpoint with the same numbers as an uninterrupted run.
+    ``fuse`` runs the steps between clock reads in one dispatch (default: where
+    that is faster, see ``fuse_by_default``); ``mesh`` (see ``data_mesh``)
+    splits each batch over several devices.
     """
     # --- Resolve the trial -------------------------------------------------
     hp = submission.resolve_hparams(hparams)
@@ -346,12 +437,7 @@ def run_trial(
         done = _finished_trial(output_dir, fingerprint)
         if done is not None:
             return done
-        io.ensure_writable(output_dir)
-        # Marks the folder as ours and unfinished until the real result replaces it.
-        io.write_json(
-            os.path.join(output_dir, io.RESULT_FILE), {**fingerprint, "status": io.RUNNING}
-        )
-        io.write_json(os.path.join(output_dir, io.HPARAMS_FILE), hp)
+        start_folder(output_dir, fingerprint)
 
     if submission.api is not None:
         if checkpointing:
@@ -376,7 +462,7 @@ def run_trial(
     # --- Compile (timed apart) and initialize (off the clock) --------------
     names = tuple(sorted(hp))
     try:
-        program, compiled = compiled_program(workload, submission, names, batch_size)
+        program, compiled = compiled_program(workload, submission, names, batch_size, fuse, mesh)
     except jax.errors.JaxRuntimeError as e:
         if not _out_of_memory(e):
             raise
@@ -390,11 +476,15 @@ def run_trial(
             "out_of_memory",
             False,
         )
-    data = device_data(workload)
+    data = device_data(workload) if mesh is None else replicated_data(workload, mesh)
     x, y = data.train
-    hp_arrays = {k: jnp.asarray(hp[k], jnp.float32) for k in names}
-    sample = jnp.zeros((batch_size, *x.shape[1:]), x.dtype)
-    state = program.init(jax.random.PRNGKey(seed), hp_arrays, sample)
+    hp_arrays = {k: np.float32(hp[k]) for k in names}
+    sample = np.zeros((batch_size, *x.shape[1:]), x.dtype)
+    key = np.asarray(jax.random.key_data(jax.random.PRNGKey(seed)))
+    if mesh is not None:
+        everywhere = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        hp_arrays, sample, key = jax.device_put((hp_arrays, sample, key), everywhere)
+    state = program.init(key, hp_arrays, sample)
     books = _fresh_books()
     books["next_eval"] = workload.eval_every
     books["compile_time_sec"] = program.compile_seconds if compiled else 0.0
@@ -434,6 +524,8 @@ def run_trial(
             if checkpoint_every:
                 stop = min(stop, (step // checkpoint_every + 1) * checkpoint_every)
             tic = time.perf_counter()
+            if program.steps is not None:
+                state, step = program.steps(state, hp_arrays, x, y, np.int32(stop - step)), stop
             while step < stop:
                 state, _ = program.step(state, hp_arrays, x, y)
                 step += 1
@@ -489,6 +581,13 @@ def run_trial(
     )
 
 
+def start_folder(output_dir: str, fingerprint: dict) -> None:
+    """Mark a trial folder as ours and unfinished until the real result replaces it."""
+    io.ensure_writable(output_dir)
+    io.write_json(os.path.join(output_dir, io.RESULT_FILE), {**fingerprint, "status": io.RUNNING})
+    io.write_json(os.path.join(output_dir, io.HPARAMS_FILE), fingerprint["hparams"])
+
+
 def stop_after_eval(value, workload, books, stop_at_target) -> str | None:
     """Record a first arrival at the target; the reason to stop now, if any."""
     if not math.isfinite(value):
@@ -537,12 +636,17 @@ def _evaluate(program, state, data, workload, submission, books, wall_start) -> 
         logged = submission.log_values(state.opt_state)
         metrics.update({f"optimizer/{k}": float(v) for k, v in logged.items()})
     books["eval_time_sec"] += time.perf_counter() - tic
+    return record_eval(books, metrics, int(state.step), workload, wall_start)
+
+
+def record_eval(books, metrics, step, workload, wall_start) -> float:
+    """Append one evaluation row to ``books``; returns the validation metric."""
     value = metrics[workload.metric_column]
     if math.isfinite(value) and (books["best"] is None or workload.better(value, books["best"])):
         books["best"] = value
     books["rows"].append(
         {
-            "global_step": int(state.step),
+            "global_step": step,
             "score": books["submission_time_sec"],
             "total_duration": time.perf_counter() - wall_start,
             "accumulated_submission_time": books["submission_time_sec"],
@@ -565,6 +669,7 @@ def _finish(
     stopped_by,
     compiled,
     steps=0,
+    trials_per_step=1,
 ) -> TrialResult:
     status = STOP_STATUS.get(stopped_by)
     if status is None:
@@ -596,6 +701,7 @@ def _finish(
         workload_hash=workload.definition_hash,
         submission_hash=submission.source_hash,
         preemption_count=books["preemption_count"],
+        trials_per_step=trials_per_step,
         rows=rows,
     )
     if output_dir is not None:

@@ -17,6 +17,7 @@ import os
 import pandas as pd
 from tqdm import tqdm
 
+from algoperf_lite import vectorized
 from algoperf_lite.runner import run_trial
 from algoperf_lite.spec import Submission, Workload
 
@@ -63,18 +64,38 @@ def run_sweep(
     path: str,
     seed: int = 0,
     progress: bool = True,
+    trials_per_step: int | None = None,
 ) -> list[dict]:
-    """Run ``points`` on ``workloads`` (seed ``seed``), appending to ``path``."""
+    """Run ``points`` on ``workloads`` (seed ``seed``), appending to ``path``.
+    ``trials_per_step`` points are vmapped together (default: where it pays)."""
     done = {(r["workload"], r["point"], r["seed"]) for r in read_records(path)}
-    jobs = [
-        (w, i, p) for w in workloads for i, p in enumerate(points) if (w.name, i, seed) not in done
-    ]
+    todo = {w: [i for i in range(len(points)) if (w.name, i, seed) not in done] for w in workloads}
+    bar = tqdm(total=sum(map(len, todo.values())), desc="sweep", unit="trial", disable=not progress)
     with _append(path) as f:
-        for w, i, point in tqdm(jobs, desc="sweep", unit="trial", disable=not progress):
-            result = run_trial(w, submission, point, seed=seed, stop_at_target=False)
-            f.write(json.dumps(_record(w, i, seed, result)) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        for w, ids in todo.items():
+            k, mesh = vectorized.plan(w, submission, len(ids), trials_per_step)
+            for group in vectorized.groups(len(ids), k):
+                chosen = [ids[g] for g in group]
+                if k == 1:
+                    results = [
+                        run_trial(w, submission, points[chosen[0]], seed=seed, stop_at_target=False)
+                    ]
+                else:
+                    results = vectorized.run_trials(
+                        w,
+                        submission,
+                        [points[i] for i in chosen],
+                        [seed] * len(chosen),
+                        stop_at_target=False,
+                        mesh=mesh,
+                        size=k,
+                    )
+                for i, result in zip(chosen, results, strict=True):
+                    f.write(json.dumps(_record(w, i, seed, result)) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+                bar.update(len(chosen))
+    bar.close()
     return read_records(path)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from algoperf_lite import io, search_space
+from algoperf_lite import io, search_space, vectorized
 from algoperf_lite.errors import UserError
 from algoperf_lite.runner import TrialResult, run_trial
 from algoperf_lite.spec import Submission, Workload
@@ -88,28 +88,49 @@ def tune(
     studies: int = 3,
     seed: int = 0,
     progress: bool = True,
+    trials_per_step: int | None = None,
 ) -> list[TrialResult]:
-    """Run (or finish) a ruleset's studies on each workload, one progress bar for all."""
-    jobs = [
-        (w, job)
-        for w in workloads
-        for job in plan(
-            w, submission, space, ruleset=ruleset, trials=trials, studies=studies, seed=seed
-        )
-    ]
+    """Run (or finish) a ruleset's studies on each workload, one progress bar for all.
+
+    ``trials_per_step`` trials are vmapped together (default: where it pays,
+    see ``vectorized.trials_per_step``); 1 runs one trial at a time."""
     io.ensure_writable(output)
     results = []
-    bar = tqdm(jobs, desc=f"tuning {submission.name}", unit="trial", disable=not progress)
-    for w, job in bar:
-        bar.set_postfix_str(f"{w.name} study {job['study']} trial {job['trial']}")
-        folder = io.trial_dir(output, w.name, trial=job["trial"], study=f"study_{job['study']}")
-        result = run_trial(
-            w,
-            submission,
-            job["hparams"],
-            seed=job["seed"],
-            max_steps=job["max_steps"],
-            output_dir=folder,
+    total = len(workloads) * (studies if ruleset == "self" else studies * trials)
+    bar = tqdm(total=total, desc=f"tuning {submission.name}", unit="trial", disable=not progress)
+    for w in workloads:
+        jobs = plan(
+            w, submission, space, ruleset=ruleset, trials=trials, studies=studies, seed=seed
         )
-        results.append(result)
+        folders = [
+            io.trial_dir(output, w.name, trial=job["trial"], study=f"study_{job['study']}")
+            for job in jobs
+        ]
+        k, mesh = vectorized.plan(w, submission, len(jobs), trials_per_step)
+        for group in vectorized.groups(len(jobs), k):
+            first = jobs[group[0]]
+            bar.set_postfix_str(f"{w.name} study {first['study']} trial {first['trial']}")
+            if k == 1:
+                one = run_trial(
+                    w,
+                    submission,
+                    first["hparams"],
+                    seed=first["seed"],
+                    max_steps=first["max_steps"],
+                    output_dir=folders[group[0]],
+                )
+                results.append(one)
+            else:
+                results += vectorized.run_trials(
+                    w,
+                    submission,
+                    [jobs[i]["hparams"] for i in group],
+                    [jobs[i]["seed"] for i in group],
+                    max_steps=first["max_steps"],
+                    output_dirs=[folders[i] for i in group],
+                    mesh=mesh,
+                    size=k,
+                )
+            bar.update(len(group))
+    bar.close()
     return results

@@ -95,7 +95,8 @@ def test_resume_without_a_checkpoint_is_refused(tmp_path, capsys):
 def test_out_of_memory_is_a_result(tmp_path, monkeypatch, nadamw):
     """Fault injection: the device runs out of memory mid-trial."""
     program, _ = compiled_program(MLP, nadamw, tuple(sorted(nadamw.hparams)), MLP.batch_size)
-    real_step, calls = program.step, []
+    used = "steps" if program.steps is not None else "step"  # the training program run
+    real_step, calls = getattr(program, used), []
 
     def step(*args):
         calls.append(1)
@@ -103,7 +104,7 @@ def test_out_of_memory_is_a_result(tmp_path, monkeypatch, nadamw):
             raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 1GiB")
         return real_step(*args)
 
-    monkeypatch.setattr(program, "step", step)
+    monkeypatch.setattr(program, used, step)
     folder = str(tmp_path / "trial")
     result = run_trial(MLP, nadamw, seed=0, output_dir=folder)
     assert result.status == "out_of_memory" and result.stopped_by == "out_of_memory"
@@ -116,7 +117,7 @@ def test_other_runtime_errors_are_not_swallowed(monkeypatch, nadamw):
     def step(*args):
         raise jax.errors.JaxRuntimeError("INTERNAL: something else")
 
-    monkeypatch.setattr(program, "step", step)
+    monkeypatch.setattr(program, "steps" if program.steps is not None else "step", step)
     with pytest.raises(jax.errors.JaxRuntimeError, match="INTERNAL"):
         run_trial(MLP, nadamw, seed=0, max_steps=20)
 

@@ -1,0 +1,312 @@
+"""Many trials per compiled step: K hyperparameter points (and seeds) of one
+workload and submission trained together, ``jax.vmap`` over the trial axis.
+
+Each trial computes exactly what it would alone (same initial weights, batch
+order, dropout and updates), so its learning curve, steps to target and final
+metrics match a separate ``run_trial`` within float tolerance. What is shared
+is the clock: every trial of a group is charged the group's time, and its
+``result.json`` says how many trials shared each step (``trials_per_step``).
+Steps to target, the hardware-independent clock, is unaffected.
+
+With ``mesh`` (see ``trial_mesh``) the trial axis is spread over devices:
+trial-parallel training, one or more trials per device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm import tqdm
+
+from algoperf_lite import runner
+from algoperf_lite.errors import UserError
+from algoperf_lite.spec import Submission, Workload
+
+MAX_TRIALS_PER_STEP = 16
+MEMORY_SHARE = 0.5  # of the free device (or host) memory a group may use
+
+
+@dataclasses.dataclass
+class VectorProgram:
+    init: Any
+    step: Any
+    evaluate: Any
+    compile_seconds: float
+    size: int
+    steps: Any = None
+    sharding: Any = None  # of the trial axis, when spread over devices
+
+
+def trial_mesh(devices=None) -> jax.sharding.Mesh:
+    """A one-axis mesh ("trials") over ``devices`` (default: every local device)."""
+    devices = jax.local_devices() if devices is None else devices
+    return jax.sharding.Mesh(np.asarray(devices), ("trials",))
+
+
+_PROGRAMS: dict[tuple, VectorProgram] = {}
+
+
+def vector_program(
+    workload: Workload,
+    submission: Submission,
+    hparam_names: tuple[str, ...],
+    batch_size: int,
+    size: int,
+    fuse: bool | None = None,
+    mesh: jax.sharding.Mesh | None = None,
+) -> tuple[VectorProgram, bool]:
+    """The compiled, vmapped init/step/evaluate for ``size`` trials."""
+    key = (workload, submission, hparam_names, batch_size, size, fuse, mesh)
+    if key in _PROGRAMS:
+        return _PROGRAMS[key], False
+    if mesh is not None and size % mesh.size:
+        raise UserError(f"{size} trials do not split over {mesh.size} devices")
+    data = runner.device_data(workload)
+    x, y = data.train
+    init, step, evaluate = runner.trial_functions(workload, submission, batch_size, len(x))
+    v_init = jax.vmap(init, in_axes=(0, 0, None))
+    v_step = jax.vmap(step, in_axes=(0, 0, None, None))
+    v_eval = jax.vmap(evaluate, in_axes=(0, 0, None, None, None))
+    place, sharding = {}, None
+    if mesh is not None:
+        sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("trials"))
+        place = dict(out_shardings=sharding)
+    hp = {k: jax.ShapeDtypeStruct((size,), jnp.float32, sharding=sharding) for k in hparam_names}
+    keys = jax.ShapeDtypeStruct((size, 2), jnp.uint32, sharding=sharding)
+    sample = jax.ShapeDtypeStruct((batch_size, *x.shape[1:]), x.dtype)
+    start = time.perf_counter()
+    init_c = jax.jit(v_init, **place).lower(keys, hp, sample).compile()
+    state = jax.eval_shape(v_init, keys, hp, sample)
+    if sharding is not None:
+        state = jax.tree.map(
+            lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), state
+        )
+    step_jit = jax.jit(v_step, donate_argnums=0, **place)
+    lowered = step_jit.lower(state, hp, x, y)
+    fuse = runner.fuse_by_default(lowered) if fuse is None else fuse
+    step_c, steps_c = step_jit, None  # one training program, as in runner.compiled_program
+    if fuse:
+        n = jax.ShapeDtypeStruct((), jnp.int32)
+        steps_c = jax.jit(runner.fused(v_step), donate_argnums=0, **place)
+        steps_c = steps_c.lower(state, hp, x, y, n).compile()
+    else:
+        step_c = lowered.compile()
+    xs, ys, mask = data.eval_sets["validation"]
+    eval_c = jax.jit(v_eval, **place).lower(state.params, state.model_state, xs, ys, mask)
+    eval_c = eval_c.compile()
+    program = VectorProgram(
+        init_c, step_c, eval_c, time.perf_counter() - start, size, steps_c, sharding
+    )
+    _PROGRAMS[key] = program
+    return program, True
+
+
+def plan(
+    workload: Workload, submission: Submission, num_trials: int, requested: int | None = None
+) -> tuple[int, jax.sharding.Mesh | None]:
+    """How many trials to train per compiled step, and the devices they spread over.
+
+    One at a time on a single CPU, where a vmapped step costs about as much as
+    its K single steps (results/speed.md). Otherwise up to
+    ``MAX_TRIALS_PER_STEP`` per device, over every local device, halved while
+    the compiled group's memory exceeds ``MEMORY_SHARE`` of the free memory.
+    The compiled group is cached, so planning costs no extra compilation.
+    ``requested`` trials per step (e.g. from ``--trials-per-step``) overrides K."""
+    devices = jax.local_device_count()
+    if requested is not None:
+        return requested, trial_mesh() if devices > 1 and requested > 1 else None
+    single_cpu = jax.default_backend() == "cpu" and devices == 1
+    if submission.api is not None or num_trials < 2 or single_cpu:
+        return 1, None
+    mesh = trial_mesh() if devices > 1 else None
+    k = -(-min(num_trials, MAX_TRIALS_PER_STEP * devices) // devices) * devices
+    names = tuple(sorted(submission.hparams))
+    batch_size = submission.batch_size(workload)
+    while True:
+        program, _ = vector_program(workload, submission, names, batch_size, k, mesh=mesh)
+        if k <= devices or _bytes(program.steps or program.step) <= MEMORY_SHARE * _free_memory():
+            return k, mesh
+        k = max(devices, k // 2 // devices * devices)
+
+
+def _bytes(compiled) -> int:
+    stats = compiled.memory_analysis()
+    if stats is None:
+        return 0
+    used = stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes
+    return used - stats.alias_size_in_bytes
+
+
+def _free_memory() -> int:
+    stats = jax.local_devices()[0].memory_stats()
+    if stats and "bytes_limit" in stats:
+        return stats["bytes_limit"] - stats.get("bytes_in_use", 0)
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def run_trials(
+    workload: Workload,
+    submission: Submission,
+    points: list[dict],
+    seeds: list[int],
+    *,
+    max_steps: int | None = None,
+    output_dirs: list[str | None] | None = None,
+    stop_at_target: bool = True,
+    sync_every: int = 10,
+    fuse: bool | None = None,
+    mesh: jax.sharding.Mesh | None = None,
+    size: int | None = None,
+    progress: bool = False,
+) -> list[runner.TrialResult]:
+    """Train ``len(points)`` trials together; the same results as calling
+    ``run_trial(workload, submission, points[i], seed=seeds[i], ...)`` for each.
+
+    A trial that reaches its target or diverges stops being recorded at that
+    evaluation (its lane keeps computing until the whole group stops). Trials
+    whose ``output_dir`` already holds their finished result are read back.
+    The group is padded with copies of its last trial to ``size`` lanes (so
+    groups of a study share one compilation) and to a multiple of the devices.
+    """
+    if submission.api is not None:
+        raise UserError("AlgoPerf-API submissions run one trial at a time; drop vectorization")
+    if len(points) != len(seeds):
+        raise ValueError("one seed per point")
+    output_dirs = output_dirs or [None] * len(points)
+    max_steps = workload.step_hint if max_steps is None else int(max_steps)
+    if max_steps < 1:
+        raise UserError(f"--max-steps must be at least 1, got {max_steps}")
+    hps = [submission.resolve_hparams(p) for p in points]
+    prints = [
+        dict(
+            workload=workload.name,
+            submission=submission.name,
+            seed=int(seed),
+            hparams=hp,
+            max_steps=max_steps,
+            max_seconds=None,
+        )
+        for hp, seed in zip(hps, seeds, strict=True)
+    ]
+    results: list[runner.TrialResult | None] = [None] * len(points)
+    for i, folder in enumerate(output_dirs):
+        if folder is not None:
+            results[i] = runner._finished_trial(folder, prints[i])
+    todo = [i for i, r in enumerate(results) if r is None]
+    if not todo:
+        return results
+    for i in todo:
+        if output_dirs[i] is not None:
+            runner.start_folder(output_dirs[i], prints[i])
+
+    devices = 1 if mesh is None else mesh.size
+    size = max(size or 0, len(todo))
+    size += -size % devices
+    lanes = todo + [todo[-1]] * (size - len(todo))
+    names = tuple(sorted(hps[0]))
+    batch_size = submission.batch_size(workload)
+    program, compiled = vector_program(workload, submission, names, batch_size, size, fuse, mesh)
+    data = runner.device_data(workload)
+    x, y = data.train
+    hp_arrays = {k: np.asarray([hps[i][k] for i in lanes], np.float32) for k in names}
+    keys = np.stack([np.asarray(jax.random.key_data(jax.random.PRNGKey(seeds[i]))) for i in lanes])
+    sample = np.zeros((batch_size, *x.shape[1:]), x.dtype)
+    if program.sharding is not None:
+        hp_arrays, keys = jax.device_put((hp_arrays, keys), program.sharding)
+    state = jax.block_until_ready(program.init(keys, hp_arrays, sample))
+
+    books = [runner._fresh_books() for _ in lanes]
+    for b in books:
+        b["compile_time_sec"] = program.compile_seconds if compiled else 0.0
+    stopped_by: list[str | None] = [None] * len(todo)
+    steps = [0] * len(todo)
+    step, next_eval, elapsed = 0, workload.eval_every, 0.0
+    wall_start = time.perf_counter()
+    bar = tqdm(
+        total=max_steps,
+        desc=f"{workload.name}/{submission.name} x{len(todo)}",
+        unit="step",
+        disable=not progress,
+        leave=False,
+    )
+    try:
+        while step < max_steps and any(s is None for s in stopped_by):
+            stop = min(next_eval, step + sync_every, max_steps)
+            tic = time.perf_counter()
+            if program.steps is not None:
+                state, step = program.steps(state, hp_arrays, x, y, np.int32(stop - step)), stop
+            while step < stop:
+                state, _ = program.step(state, hp_arrays, x, y)
+                step += 1
+            nonfinite = np.asarray(state.nonfinite)  # reading it waits for the device
+            elapsed += time.perf_counter() - tic
+            bar.update(stop - bar.n)
+            evaluating = step == next_eval or step == max_steps
+            if evaluating:
+                next_eval += workload.eval_every
+                metrics = _evaluate(program, state, data, submission, books, len(todo))
+            for lane in range(len(todo)):
+                if stopped_by[lane] is not None:
+                    continue
+                steps[lane] = step
+                books[lane]["submission_time_sec"] = elapsed
+                if nonfinite[lane]:
+                    stopped_by[lane] = "divergence"
+                elif evaluating:
+                    value = runner.record_eval(
+                        books[lane], metrics[lane], step, workload, wall_start
+                    )
+                    stopped_by[lane] = runner.stop_after_eval(
+                        value, workload, books[lane], stop_at_target
+                    )
+    finally:
+        bar.close()
+    total = time.perf_counter() - wall_start
+    for lane, i in enumerate(todo):
+        books[lane]["total_duration_sec"] = total
+        result = runner._finish(
+            output_dirs[i],
+            prints[i],
+            workload,
+            submission,
+            batch_size,
+            books[lane],
+            stopped_by[lane] or "step_budget",
+            compiled and lane == 0,
+            steps=steps[lane],
+            trials_per_step=size,
+        )
+        results[i] = result
+    return results
+
+
+def _evaluate(program, state, data, submission, books, count) -> list[dict]:
+    """Every trial's metrics at this evaluation (off the clock)."""
+    tic = time.perf_counter()
+    metrics = [{} for _ in range(count)]
+    for split, (xs, ys, mask) in data.eval_sets.items():
+        values = jax.device_get(program.evaluate(state.params, state.model_state, xs, ys, mask))
+        for lane in range(count):
+            metrics[lane].update({f"{split}/{k}": float(v[lane]) for k, v in values.items()})
+    if submission.log_values is not None:
+        opt_state = jax.device_get(state.opt_state)
+        for lane in range(count):
+            one = jax.tree.map(lambda a, lane=lane: a[lane], opt_state)
+            logged = submission.log_values(one)
+            metrics[lane].update({f"optimizer/{k}": float(v) for k, v in logged.items()})
+    share = (time.perf_counter() - tic) / count
+    for b in books[:count]:
+        b["eval_time_sec"] += share
+    return metrics
+
+
+def groups(num_trials: int, size: int) -> list[range]:
+    """Consecutive groups of at most ``size`` trials."""
+    size = max(1, size)
+    return [range(i, min(i + size, num_trials)) for i in range(0, num_trials, size)]

@@ -1,0 +1,86 @@
+"""Several devices, simulated on the CPU (8 host devices in a subprocess):
+data-parallel and trial-parallel training give one device's results."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EIGHT = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
+
+SCRIPT = """
+import json, tempfile
+import jax
+from algoperf_lite import load_submission, run_trial, runner, tuning, vectorized
+from workloads import WORKLOADS
+
+nadamw = load_submission("nadamw")
+out = {"devices": jax.device_count()}
+losses = lambda r: [row["train/loss"] for row in r.rows]
+for name, steps in (("mnist1d_mlp", 200), ("digits_cnn", 60)):
+    w = WORKLOADS[name]
+    hp = {"dropout_rate": 0.1}
+    one = run_trial(w, nadamw, hp, seed=3, max_steps=steps, stop_at_target=False)
+    mesh = runner.data_mesh()
+    many = run_trial(w, nadamw, hp, seed=3, max_steps=steps, stop_at_target=False, mesh=mesh)
+    out[f"data/{name}"] = [losses(one), losses(many), mesh.size]
+
+w = WORKLOADS["digits_logreg"]
+points = [{"learning_rate": 1e-3 * (i + 1)} for i in range(5)]
+seeds = list(range(5))
+one = vectorized.run_trials(w, nadamw, points, seeds, max_steps=100)
+spread = vectorized.run_trials(
+    w, nadamw, points, seeds, max_steps=100, mesh=vectorized.trial_mesh()
+)
+out["trials"] = [[losses(r) for r in one], [losses(r) for r in spread]]
+out["trials/steps"] = [[r.steps for r in one], [r.steps for r in spread]]
+
+space = {"learning_rate": {"min": 1e-3, "max": 3e-2, "scaling": "log"}}
+k, mesh = vectorized.plan(w, nadamw, 3)
+out["plan"] = [k, None if mesh is None else mesh.size]
+with tempfile.TemporaryDirectory() as d:
+    auto = tuning.tune([w], nadamw, space, output=d, trials=3, studies=1, progress=False)
+out["tune"] = [[r.steps_to_target for r in auto], [r.trials_per_step for r in auto]]
+print("RESULT" + json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def eight_devices():
+    env = {**os.environ, **EIGHT}
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT"))
+    return json.loads(line[len("RESULT") :])
+
+
+def test_eight_simulated_devices(eight_devices):
+    assert eight_devices["devices"] == 8
+
+
+@pytest.mark.parametrize("name, rtol", [("mnist1d_mlp", 1e-4), ("digits_cnn", 1e-2)])
+def test_data_parallel_equals_one_device(eight_devices, name, rtol):
+    one, many, size = eight_devices[f"data/{name}"]
+    assert size == 8 and len(one) == len(many) >= 2
+    # Dropout masks come from a partitionable RNG and batch norm sees the whole
+    # batch, so only summation order differs.
+    np.testing.assert_allclose(many, one, rtol=rtol)
+
+
+def test_trial_parallel_equals_one_device(eight_devices):
+    one, spread = eight_devices["trials"]
+    assert len(one) == len(spread) == 5  # five trials padded to eight lanes, three dropped
+    np.testing.assert_allclose(spread, one, rtol=1e-4)
+    assert eight_devices["trials/steps"][0] == eight_devices["trials/steps"][1]
+
+
+def test_studies_spread_over_every_device(eight_devices):
+    assert eight_devices["plan"] == [8, 8]  # three trials, one lane per device
+    steps_to_target, shared = eight_devices["tune"]
+    assert shared == [8, 8, 8] and len(steps_to_target) == 3
