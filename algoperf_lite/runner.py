@@ -481,9 +481,9 @@ def run_trial(
     hp_arrays = {k: np.float32(hp[k]) for k in names}
     sample = np.zeros((batch_size, *x.shape[1:]), x.dtype)
     key = np.asarray(jax.random.key_data(jax.random.PRNGKey(seed)))
-    if mesh is not None:
-        everywhere = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-        hp_arrays, sample, key = jax.device_put((hp_arrays, sample, key), everywhere)
+    # On the device once, not sent with every call.
+    where = None if mesh is None else jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    hp_arrays, sample, key = jax.device_put((hp_arrays, sample, key), where)
     state = program.init(key, hp_arrays, sample)
     books = _fresh_books()
     books["next_eval"] = workload.eval_every

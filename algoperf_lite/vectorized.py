@@ -70,36 +70,56 @@ def vector_program(
     data = runner.device_data(workload)
     x, y = data.train
     init, step, evaluate = runner.trial_functions(workload, submission, batch_size, len(x))
-    v_init = jax.vmap(init, in_axes=(0, 0, None))
-    v_step = jax.vmap(step, in_axes=(0, 0, None, None))
+    # The trials of a group move in lockstep: one shared step counter keeps the
+    # once-per-epoch shuffle a real branch (a per-trial counter would turn it
+    # into a select that shuffles every step).
+    lanes = runner.TrialState(*[0] * len(dataclasses.fields(runner.TrialState)))
+    lanes = lanes.replace(step=None)
+    v_init = jax.vmap(init, in_axes=(0, 0, None), out_axes=lanes)
+    v_step = jax.vmap(step, in_axes=(lanes, 0, None, None), out_axes=(lanes, 0))
     v_eval = jax.vmap(evaluate, in_axes=(0, 0, None, None, None))
-    place, sharding = {}, None
+    place, sharding, state_sharding = {}, None, None
     if mesh is not None:
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("trials"))
-        place = dict(out_shardings=sharding)
+        everywhere = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        state_sharding = jax.tree.map(
+            lambda a: everywhere if a is None else sharding, lanes, is_leaf=lambda a: a is None
+        )
     hp = {k: jax.ShapeDtypeStruct((size,), jnp.float32, sharding=sharding) for k in hparam_names}
     keys = jax.ShapeDtypeStruct((size, 2), jnp.uint32, sharding=sharding)
     sample = jax.ShapeDtypeStruct((batch_size, *x.shape[1:]), x.dtype)
+
+    def placed(outputs):
+        return {} if mesh is None else dict(out_shardings=outputs)
+
     start = time.perf_counter()
-    init_c = jax.jit(v_init, **place).lower(keys, hp, sample).compile()
+    init_c = jax.jit(v_init, **placed(state_sharding)).lower(keys, hp, sample).compile()
     state = jax.eval_shape(v_init, keys, hp, sample)
-    if sharding is not None:
-        state = jax.tree.map(
-            lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding), state
+    if mesh is not None:
+        state = state.replace(
+            **{
+                f.name: jax.tree.map(
+                    lambda a, f=f: jax.ShapeDtypeStruct(
+                        a.shape, a.dtype, sharding=getattr(state_sharding, f.name)
+                    ),
+                    getattr(state, f.name),
+                )
+                for f in dataclasses.fields(state)
+            }
         )
-    step_jit = jax.jit(v_step, donate_argnums=0, **place)
+    step_jit = jax.jit(v_step, donate_argnums=0, **placed((state_sharding, sharding)))
     lowered = step_jit.lower(state, hp, x, y)
     fuse = runner.fuse_by_default(lowered) if fuse is None else fuse
     step_c, steps_c = step_jit, None  # one training program, as in runner.compiled_program
     if fuse:
         n = jax.ShapeDtypeStruct((), jnp.int32)
-        steps_c = jax.jit(runner.fused(v_step), donate_argnums=0, **place)
+        steps_c = jax.jit(runner.fused(v_step), donate_argnums=0, **placed(state_sharding))
         steps_c = steps_c.lower(state, hp, x, y, n).compile()
     else:
         step_c = lowered.compile()
     xs, ys, mask = data.eval_sets["validation"]
-    eval_c = jax.jit(v_eval, **place).lower(state.params, state.model_state, xs, ys, mask)
-    eval_c = eval_c.compile()
+    eval_c = jax.jit(v_eval, **placed(sharding))
+    eval_c = eval_c.lower(state.params, state.model_state, xs, ys, mask).compile()
     program = VectorProgram(
         init_c, step_c, eval_c, time.perf_counter() - start, size, steps_c, sharding
     )
@@ -130,13 +150,14 @@ def plan(
     batch_size = submission.batch_size(workload)
     while True:
         program, _ = vector_program(workload, submission, names, batch_size, k, mesh=mesh)
-        if k <= devices or _bytes(program.steps or program.step) <= MEMORY_SHARE * _free_memory():
+        if k <= devices or step_bytes(program) <= MEMORY_SHARE * _free_memory():
             return k, mesh
         k = max(devices, k // 2 // devices * devices)
 
 
-def _bytes(compiled) -> int:
-    stats = compiled.memory_analysis()
+def step_bytes(program: VectorProgram) -> int:
+    """Device bytes the compiled training program needs (per device)."""
+    stats = (program.steps or program.step).memory_analysis()
     if stats is None:
         return 0
     used = stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes
@@ -217,8 +238,7 @@ def run_trials(
     hp_arrays = {k: np.asarray([hps[i][k] for i in lanes], np.float32) for k in names}
     keys = np.stack([np.asarray(jax.random.key_data(jax.random.PRNGKey(seeds[i]))) for i in lanes])
     sample = np.zeros((batch_size, *x.shape[1:]), x.dtype)
-    if program.sharding is not None:
-        hp_arrays, keys = jax.device_put((hp_arrays, keys), program.sharding)
+    hp_arrays, keys = jax.device_put((hp_arrays, keys), program.sharding)
     state = jax.block_until_ready(program.init(keys, hp_arrays, sample))
 
     books = [runner._fresh_books() for _ in lanes]

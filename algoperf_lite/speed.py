@@ -1,0 +1,353 @@
+"""The speed benchmark behind ``make bench`` (results/speed.md).
+
+For each workload, in one run on one machine, steps per second of:
+
+* our runner (``run_trial``; its on-clock time, evaluation excluded);
+* a hand-written loop: the minimal jit-compiled Flax + optax step on the same
+  model, data, batch size and optimizer, data on the device, one call per step
+  (the floor we must stay near);
+* an AlgoPerf-style loop: a batch assembled on the host and sent each step, one
+  jit call per step, nothing fused.
+
+Plus compile time, compilations over a 5-trial study, K vmapped trials
+against K sequential ones, and memory. Ratios, not absolute times, are what
+carry from one machine to another.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import statistics
+import time
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from algoperf_lite import compiles, io, runner, tuning, vectorized
+from algoperf_lite.spec import Submission, Workload
+
+REPEATS = 3  # timings are the median of this many runs
+
+
+def _median_rate(run, steps: int) -> float:
+    """Steps per second: median over ``REPEATS`` timed runs of ``run(steps)``."""
+    run(min(steps, 10))  # compile and warm up
+    rates = []
+    for _ in range(REPEATS):
+        tic = time.perf_counter()
+        run(steps)
+        rates.append(steps / (time.perf_counter() - tic))
+    return statistics.median(rates)
+
+
+def _model_step(workload: Workload, submission: Submission, hp: dict):
+    """The plain training step everyone writes: loss, grad, optax update."""
+    model = workload.make_model()
+    tx = submission.make_optimizer(hp, workload.step_hint)
+    dropout, smoothing = hp.get("dropout_rate", 0.0), hp.get("label_smoothing", 0.0)
+
+    def init(key, x):
+        variables = flax.core.unfreeze(model.init({"params": key}, x, train=False))
+        params = variables.pop("params")
+        return params, variables, tx.init(params)
+
+    def step(params, extra, opt_state, x, y, key):
+        def loss_of(p):
+            kwargs = dict(train=True, dropout_rate=dropout, rngs={"dropout": key})
+            if extra:
+                out, extra_new = model.apply(
+                    {"params": p, **extra}, x, mutable=list(extra), **kwargs
+                )
+            else:
+                out, extra_new = model.apply({"params": p}, x, **kwargs), extra
+            return workload.loss_fn(out, y, smoothing).mean(), extra_new
+
+        (loss, extra), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), extra, opt_state, loss
+
+    return init, step
+
+
+def hand_written_rate(workload: Workload, submission: Submission, steps: int) -> float:
+    """Data on the device, the batch sliced inside one jitted call per step."""
+    hp = submission.resolve_hparams()
+    init, step = _model_step(workload, submission, hp)
+    x, y = runner.device_data(workload).train
+    batch = submission.batch_size(workload)
+    per_epoch = len(x) // batch
+
+    @jax.jit
+    def train_step(carry, i):
+        params, extra, opt_state, order, key = carry
+        epoch, position = jnp.divmod(i, per_epoch)
+        order = jax.lax.cond(
+            position == 0,
+            lambda: jax.random.permutation(jax.random.fold_in(key, epoch), len(x)),
+            lambda: order,
+        )
+        idx = jax.lax.dynamic_slice_in_dim(order, position * batch, batch)
+        params, extra, opt_state, loss = step(
+            params, extra, opt_state, x[idx], y[idx], jax.random.fold_in(key, i)
+        )
+        return (params, extra, opt_state, order, key), loss
+
+    train_step = jax.jit(train_step.__wrapped__, donate_argnums=0)
+    key = jax.random.PRNGKey(0)
+    params, extra, opt_state = jax.jit(init)(key, x[:batch])
+    state = [(params, extra, opt_state, jnp.arange(len(x)), key)]
+
+    def run(n):
+        carry = state[0]
+        for i in range(n):
+            carry, _ = train_step(carry, i)
+        state[0] = jax.block_until_ready(carry)
+
+    return _median_rate(run, steps)
+
+
+def algoperf_style_rate(workload: Workload, submission: Submission, steps: int) -> float:
+    """A batch made on the host each step (a shuffled NumPy slice), sent with
+    the call; one jitted update per step; the loss kept as a device value."""
+    hp = submission.resolve_hparams()
+    init, step = _model_step(workload, submission, hp)
+    x, y = workload.load_splits()["train"]
+    batch = submission.batch_size(workload)
+    update = jax.jit(step, donate_argnums=(0, 1, 2))
+    key = jax.random.PRNGKey(0)
+    state = [jax.jit(init)(key, x[:batch])]
+    rng = np.random.default_rng(0)
+    order = [rng.permutation(len(x)), 0]
+
+    def next_batch():
+        order_, pos = order
+        if pos + batch > len(order_):
+            order_, pos = rng.permutation(len(x)), 0
+        order[:] = [order_, pos + batch]
+        idx = order_[pos : pos + batch]
+        return x[idx], y[idx]
+
+    def run(n):
+        params, extra, opt_state = state[0]
+        for i in range(n):
+            bx, by = next_batch()
+            params, extra, opt_state, _ = update(
+                params, extra, opt_state, bx, by, jax.random.fold_in(key, i)
+            )
+        state[0] = jax.block_until_ready((params, extra, opt_state))
+
+    return _median_rate(run, steps)
+
+
+def runner_rate(workload: Workload, submission: Submission, steps: int) -> tuple[float, float]:
+    """Our runner's steps per second (on-clock time) and its compile seconds."""
+    names = tuple(sorted(submission.resolve_hparams()))
+    program, _ = runner.compiled_program(
+        workload, submission, names, submission.batch_size(workload)
+    )
+    rates = []
+    for seed in range(REPEATS):
+        result = runner.run_trial(
+            workload, submission, seed=seed, max_steps=steps, stop_at_target=False
+        )
+        rates.append(result.steps / result.submission_time_sec)
+    return statistics.median(rates), program.compile_seconds
+
+
+def study_compilations(workload: Workload, submission: Submission, trials: int = 5) -> dict:
+    """Compilations during a ``trials``-trial study, on a fresh copy of the
+    workload so nothing is cached: training steps, and everything."""
+    import dataclasses
+    import tempfile
+
+    fresh = dataclasses.replace(workload, description=workload.description + " (fresh)")
+    space = {"learning_rate": {"min": 1e-3, "max": 1e-2, "scaling": "log"}}
+    with tempfile.TemporaryDirectory() as out, compiles.counting() as counts:
+        tuning.tune(
+            [dataclasses.replace(fresh, step_hint=20, eval_every=10)],
+            submission,
+            space,
+            output=out,
+            trials=trials,
+            studies=1,
+            progress=False,
+        )
+    return {"training_steps": compiles.training_steps(counts), "all": sum(counts.values())}
+
+
+def vmap_rates(workload: Workload, submission: Submission, steps: int, sizes=(1, 4, 16)) -> dict:
+    """Trial-steps per second of K vmapped trials, and the step program's bytes."""
+    out = {}
+    names = tuple(sorted(submission.resolve_hparams()))
+    batch = submission.batch_size(workload)
+    for k in sizes:
+        points = [{"learning_rate": 1e-3 * (1 + i % 8)} for i in range(k)]
+        vectorized.run_trials(workload, submission, points, list(range(k)), max_steps=10)
+        tic_rates = []
+        for _ in range(REPEATS):
+            results = vectorized.run_trials(
+                workload,
+                submission,
+                points,
+                list(range(k)),
+                max_steps=steps,
+                stop_at_target=False,
+            )
+            tic_rates.append(k * steps / results[0].submission_time_sec)
+        program, _ = vectorized.vector_program(workload, submission, names, batch, k)
+        out[k] = {"rate": statistics.median(tic_rates), "bytes": vectorized.step_bytes(program)}
+    return out
+
+
+def peak_memory() -> dict:
+    """Peak device memory where the device reports it, and the process's peak RSS."""
+    stats = jax.local_devices()[0].memory_stats() or {}
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"device_peak_bytes": stats.get("peak_bytes_in_use"), "process_peak_rss_bytes": rss}
+
+
+def machine() -> dict:
+    device = jax.local_devices()[0]
+    return {
+        **io.versions(),
+        "backend": jax.default_backend(),
+        "device": getattr(device, "device_kind", str(device)),
+        "devices": jax.local_device_count(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": __import__("os").cpu_count(),
+    }
+
+
+def measure(
+    workload: Workload, submission: Submission, steps: int, vmap_steps: int, sizes=(1, 4, 16)
+) -> dict:
+    """Every number of one workload's row, measured back to back."""
+    ours, compile_sec = runner_rate(workload, submission, steps)
+    names = tuple(sorted(submission.resolve_hparams()))
+    program, _ = runner.compiled_program(
+        workload, submission, names, submission.batch_size(workload)
+    )
+    return {
+        "rates": {
+            "runner": ours,
+            "hand_written": hand_written_rate(workload, submission, steps),
+            "algoperf_style": algoperf_style_rate(workload, submission, steps),
+        },
+        "compile_sec": compile_sec,
+        "fused": program.steps is not None,
+        "study_compilations": study_compilations(workload, submission),
+        "vmap": {str(k): v for k, v in vmap_rates(workload, submission, vmap_steps, sizes).items()},
+    }
+
+
+HAND_WRITTEN_GOAL = 1.10  # our time per step at most this times the hand-written loop's
+ALGOPERF_GOAL = 2.0  # geometric-mean speed-up over the AlgoPerf-style loop
+VMAP_GOAL = 8.0  # 16 vmapped trials against 16 sequential ones (on a GPU)
+
+
+def _geomean(values) -> float:
+    return float(np.exp(np.mean(np.log(list(values)))))
+
+
+def markdown(report: dict) -> str:
+    m, rows = report["machine"], report["workloads"]
+    slow = {n: r["rates"]["hand_written"] / r["rates"]["runner"] for n, r in rows.items()}
+    fast = {n: r["rates"]["runner"] / r["rates"]["algoperf_style"] for n, r in rows.items()}
+    lines = [
+        "# Speed benchmark",
+        "",
+        "Regenerate with `make bench` (scripts/benchmark_speed.py). One run, one machine:",
+        f"{m['backend']} ({m['device']}, {m['devices']} device(s), {m['cpu_count']} CPU cores, "
+        f"{m['processor']}); jax {m['jax']}, flax {m['flax']}, optax {m['optax']}, "
+        f"Python {m['python']}. Rates are medians of {REPEATS} timed runs after a warm-up;",
+        "compare the ratios, which carry across machines, not the absolute rates.",
+        "",
+        "## Steps per second (NAdamW, one trial)",
+        "",
+        "| workload | runner | hand-written | AlgoPerf-style | runner time / hand-written "
+        "| speed-up over AlgoPerf-style | runner loop | compile (s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for n, r in rows.items():
+        rate = r["rates"]
+        loop = "fused (device loop)" if r["fused"] else "one dispatch per step"
+        lines.append(
+            f"| {n} | {rate['runner']:.0f} | {rate['hand_written']:.0f} | "
+            f"{rate['algoperf_style']:.0f} | {slow[n]:.2f} | {fast[n]:.2f} | {loop} | "
+            f"{r['compile_sec']:.1f} |"
+        )
+    lines += [
+        f"| geometric mean | | | | {_geomean(slow.values()):.2f} | "
+        f"{_geomean(fast.values()):.2f} | | |",
+        "",
+        "## Goals",
+        "",
+    ]
+    misses = [n for n, v in slow.items() if v > HAND_WRITTEN_GOAL]
+    lines.append(
+        f"- Within {HAND_WRITTEN_GOAL:.2f}x of the hand-written loop on every workload: "
+        + ("**met**." if not misses else f"**missed** on {', '.join(misses)} (see notes).")
+    )
+    geo = _geomean(fast.values())
+    lines.append(
+        f"- At least {ALGOPERF_GOAL:.0f}x faster than the AlgoPerf-style loop (geometric mean): "
+        f"{geo:.2f}x, **{'met' if geo >= ALGOPERF_GOAL else 'missed'}**."
+    )
+    counts = {n: r["study_compilations"]["training_steps"] for n, r in rows.items()}
+    once = all(c == 1 for c in counts.values())
+    lines.append(
+        "- One compilation of the training step per (workload, submission) in a 5-trial "
+        f"study: **{'met' if once else 'missed'}** ({', '.join(f'{n} {c}' for n, c in counts.items())})."
+    )
+    k16 = {
+        n: r["vmap"]["16"]["rate"] / r["rates"]["runner"]
+        for n, r in rows.items()
+        if "16" in r["vmap"]
+    }
+    if k16:
+        best = max(k16, key=k16.get)
+        on_gpu = m["backend"] == "gpu"
+        verdict = (
+            ("met" if k16[best] >= VMAP_GOAL else "missed") if on_gpu else "not measurable here"
+        )
+        lines.append(
+            f"- 16 vmapped trials at least {VMAP_GOAL:.0f}x the throughput of 16 sequential ones "
+            f"on one GPU: **{verdict}**; on this {m['backend']} the best is "
+            f"{k16[best]:.2f}x ({best})."
+        )
+    lines += [
+        "",
+        "## Vmapped trials (trial-steps per second against one trial at a time)",
+        "",
+        "| workload | " + " | ".join(f"K={k}" for k in next(iter(rows.values()))["vmap"]) + " |",
+        "|---|" + "---|" * len(next(iter(rows.values()))["vmap"]),
+    ]
+    for n, r in rows.items():
+        cells = [
+            f"{v['rate']:.0f} ({v['rate'] / r['rates']['runner']:.2f}x, {v['bytes'] / 2**20:.1f} MiB)"
+            for v in r["vmap"].values()
+        ]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    mem = report["memory"]
+    device_peak = mem["device_peak_bytes"]
+    lines += [
+        "",
+        "Each cell: trial-steps/s, its ratio to the runner's single-trial rate, and the "
+        "device memory of the compiled training program (arguments, outputs and temporaries).",
+        "",
+        "## Memory",
+        "",
+        f"- Process peak resident memory over the whole benchmark: "
+        f"{mem['process_peak_rss_bytes'] / 2**20:.0f} MiB.",
+        "- Peak device memory: "
+        + (
+            "not reported by this backend."
+            if device_peak is None
+            else f"{device_peak / 2**20:.0f} MiB."
+        ),
+    ]
+    return "\n".join(lines) + "\n"
