@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 JOBS ?= auto
 SEEDS ?= 3
 
-.PHONY: install test reproduce lint targets clean
+.PHONY: install test reproduce bench lint targets clean
 
 install: $(STAMP)
 
@@ -16,12 +16,17 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The notebooks run too, with their small CPU settings.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) tests
+	$(BIN)/python -m pytest -n $(JOBS) --nbmake tests notebooks
 
 # FROM_SCRATCH=1 also reruns the sweeps and baseline experiments (see README).
 reproduce: $(STAMP)
 	$(BIN)/python scripts/reproduce.py --seeds $(SEEDS) $(if $(FROM_SCRATCH),--from-scratch,)
+
+# Speed of our runner against a hand-written and an AlgoPerf-style loop -> results/speed.md
+bench: $(STAMP)
+	$(BIN)/python scripts/benchmark_speed.py
 
 # Re-derive workload targets and step budgets (slow: minutes per workload).
 targets: $(STAMP)

@@ -138,7 +138,7 @@ def run_all(
     # Point-major, so that a sweep cut short still covers every dataset evenly.
     jobs = [(d, i, p) for i, p in enumerate(points(num_models)) for d in datasets]
     jobs = [j for j in jobs if j[:2] not in done][shard[0] :: shard[1]]
-    with sweeps._append(path) as f:
+    with sweeps.append(path) as f:
         for dataset, i, point in tqdm(jobs, desc="cnn models", unit="model", disable=not progress):
             row = train(point, dataset)
             status = "finished" if np.isfinite(row["train/loss"]) else "diverged"

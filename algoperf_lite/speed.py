@@ -299,9 +299,10 @@ def markdown(report: dict) -> str:
     )
     counts = {n: r["study_compilations"]["training_steps"] for n, r in rows.items()}
     once = all(c == 1 for c in counts.values())
+    listed = ", ".join(f"{n} {c}" for n, c in counts.items())
     lines.append(
         "- One compilation of the training step per (workload, submission) in a 5-trial "
-        f"study: **{'met' if once else 'missed'}** ({', '.join(f'{n} {c}' for n, c in counts.items())})."
+        f"study: **{'met' if once else 'missed'}** ({listed})."
     )
     k16 = {
         n: r["vmap"]["16"]["rate"] / r["rates"]["runner"]
@@ -327,8 +328,9 @@ def markdown(report: dict) -> str:
         "|---|" + "---|" * len(next(iter(rows.values()))["vmap"]),
     ]
     for n, r in rows.items():
+        single = r["rates"]["runner"]
         cells = [
-            f"{v['rate']:.0f} ({v['rate'] / r['rates']['runner']:.2f}x, {v['bytes'] / 2**20:.1f} MiB)"
+            f"{v['rate']:.0f} ({v['rate'] / single:.2f}x, {v['bytes'] / 2**20:.1f} MiB)"
             for v in r["vmap"].values()
         ]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")

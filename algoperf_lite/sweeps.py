@@ -25,7 +25,7 @@ CURVE_COLUMNS = ("global_step", "score", "train/loss")
 OPTIONAL_COLUMNS = ("validation/loss",)  # kept when the workload reports it
 
 
-def _append(path: str):
+def append(path: str):
     """Open for appending; a line cut short by a kill is closed first so the
     next record starts on its own line (the cut one is ignored and rerun)."""
     if os.path.exists(path) and os.path.getsize(path) > 0:
@@ -38,7 +38,7 @@ def _append(path: str):
     return open(path, "a")
 
 
-def _record(workload: Workload, point_id: int, seed: int, result) -> dict:
+def record(workload: Workload, point_id: int, seed: int, result) -> dict:
     column = workload.metric_column
     return {
         "workload": workload.name,
@@ -71,7 +71,7 @@ def run_sweep(
     done = {(r["workload"], r["point"], r["seed"]) for r in read_records(path)}
     todo = {w: [i for i in range(len(points)) if (w.name, i, seed) not in done] for w in workloads}
     bar = tqdm(total=sum(map(len, todo.values())), desc="sweep", unit="trial", disable=not progress)
-    with _append(path) as f:
+    with append(path) as f:
         for w, ids in todo.items():
             k, mesh = vectorized.plan(w, submission, len(ids), trials_per_step)
             for group in vectorized.groups(len(ids), k):
@@ -91,7 +91,7 @@ def run_sweep(
                         size=k,
                     )
                 for i, result in zip(chosen, results, strict=True):
-                    f.write(json.dumps(_record(w, i, seed, result)) + "\n")
+                    f.write(json.dumps(record(w, i, seed, result)) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
                 bar.update(len(chosen))
@@ -139,7 +139,7 @@ def run_tpe(
     bar = tqdm(
         total=len(workloads) * len(seeds) * trials, desc="tpe", unit="trial", disable=not progress
     )
-    with _append(path) as f:
+    with append(path) as f:
         for w in workloads:
             for seed in seeds:
                 sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials)
@@ -159,8 +159,8 @@ def run_tpe(
                     result = run_trial(w, submission, trial.params, seed=seed, stop_at_target=False)
                     objective = float(result.steps_to_target or 2 * w.step_hint)
                     study.tell(trial, objective)
-                    record = {**_record(w, t, seed, result), "objective": objective}
-                    f.write(json.dumps(record) + "\n")
+                    done_trial = {**record(w, t, seed, result), "objective": objective}
+                    f.write(json.dumps(done_trial) + "\n")
                     f.flush()
                     os.fsync(f.fileno())
                     bar.update()

@@ -78,7 +78,7 @@ def vector_program(
     v_init = jax.vmap(init, in_axes=(0, 0, None), out_axes=lanes)
     v_step = jax.vmap(step, in_axes=(lanes, 0, None, None), out_axes=(lanes, 0))
     v_eval = jax.vmap(evaluate, in_axes=(0, 0, None, None, None))
-    place, sharding, state_sharding = {}, None, None
+    sharding, state_sharding = None, None
     if mesh is not None:
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("trials"))
         everywhere = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())

@@ -1,13 +1,17 @@
 """Several devices, simulated on the CPU (8 host devices in a subprocess):
-data-parallel and trial-parallel training give one device's results."""
+data-parallel and trial-parallel training give one device's results; so do two
+processes joined by jax.distributed, and a sweep spread by Ray."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+
+from algoperf_lite import sweeps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EIGHT = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
@@ -84,3 +88,74 @@ def test_studies_spread_over_every_device(eight_devices):
     assert eight_devices["plan"] == [8, 8]  # three trials, one lane per device
     steps_to_target, shared = eight_devices["tune"]
     assert shared == [8, 8, 8] and len(steps_to_target) == 3
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_with_jax_distributed_train_like_one(eight_devices, tmp_path):
+    """scripts/multihost_trial.py: 2 processes x 4 devices = one process's 8 devices."""
+    port = _free_port()
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    common = ["--coordinator", f"localhost:{port}", "--num-processes", "2"]
+    trial = ["--workload", "mnist1d_mlp", "--submission", "nadamw", "--seed", "3"]
+    trial += ["--hparams", '{"dropout_rate": 0.1}', "--max-steps", "200"]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "scripts/multihost_trial.py",
+                *common,
+                "--process-id",
+                str(i),
+                *trial,
+                "--output",
+                str(tmp_path),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs[0][1][-2000:]
+    losses = [
+        json.loads(next(x for x in out.splitlines() if x.startswith("train/loss "))[11:])
+        for out, _ in outputs
+    ]
+    assert "2 processes, 8 devices" in outputs[0][0]
+    one_process = eight_devices["data/mnist1d_mlp"][1]
+    np.testing.assert_allclose(losses[0], one_process, rtol=1e-4)
+    assert losses[0] == losses[1]  # every process holds the same replicated result
+    assert os.path.exists(os.path.join(str(tmp_path), "study_0", "mnist1d_mlp_jax", "trial_1"))
+
+
+def test_ray_spreads_a_sweep_like_run_sweep(tmp_path):
+    pytest.importorskip("ray")  # the optional 'ray' extra (installed for the tests)
+    from algoperf_lite import load_submission, run_trial, search_space
+    from workloads import WORKLOADS
+
+    out = str(tmp_path / "sweep.jsonl")
+    command = [sys.executable, "scripts/ray_sweep.py", "--workload", "digits_logreg"]
+    command += ["--submission", "nadamw", "--points", "2", "--max-steps", "40", "--output", out]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = sorted(sweeps.read_records(out), key=lambda r: r["point"])
+    space = search_space.load(os.path.join(ROOT, "submissions", "search_spaces", "nadamw.json"))
+    points = search_space.points(space, 2, seed=0)
+    assert [r["point"] for r in records] == [0, 1]
+    nadamw, w = load_submission("nadamw"), WORKLOADS["digits_logreg"]
+    for r, p in zip(records, points, strict=True):
+        local = run_trial(w, nadamw, p, seed=0, max_steps=40, stop_at_target=False)
+        assert r["hparams"] == local.hparams
+        np.testing.assert_allclose(
+            [c["train/loss"] for c in r["curve"]], [row["train/loss"] for row in local.rows]
+        )
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and len(sweeps.read_records(out)) == 2  # resumed: nothing rerun
