@@ -30,7 +30,7 @@ from tqdm import tqdm
 from algoperf_lite import importance, io, search_space, sweeps
 from workloads import cnn_family
 
-NUM_MODELS = 100
+NUM_MODELS = 200
 SEED = 0
 SWEEP_FILE = "cnn_importance.jsonl"
 TABLE_FILE = "cnn_importance.csv.gz"  # the committed, compact form of the sweep

@@ -28,10 +28,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workload", action="append", help="repeatable; default: offline suite")
     parser.add_argument("--steps", type=int, default=300, help="timed steps per run")
-    parser.add_argument("--vmap-steps", type=int, default=100, help="timed steps per vmap run")
+    parser.add_argument("--vmap-steps", type=int, default=50, help="timed steps per vmap run")
     parser.add_argument("--sizes", default="1,4,16", help="vmapped trials per step to measure")
     parser.add_argument("--output", default=os.path.join(ROOT, "results", "speed.md"))
+    parser.add_argument(
+        "--rewrite", action="store_true", help="only rewrite the table from the JSON beside it"
+    )
     args = parser.parse_args()
+    raw = os.path.splitext(args.output)[0] + ".json"
+    if args.rewrite:
+        with open(args.output, "w") as f:
+            f.write(speed.markdown(io.read_json(raw)))
+        return
     workloads = [get_workload(n) for n in args.workload] if args.workload else suite("offline")
     sizes = tuple(int(k) for k in args.sizes.split(","))
     submission = load_submission("nadamw")
@@ -40,7 +48,7 @@ def main():
         rows[w.name] = speed.measure(w, submission, args.steps, args.vmap_steps, sizes)
         tqdm.write(f"{w.name}: {json.dumps(rows[w.name]['rates'])}")
     report = {"machine": speed.machine(), "memory": speed.peak_memory(), "workloads": rows}
-    io.write_json(os.path.splitext(args.output)[0] + ".json", report)
+    io.write_json(raw, report)
     with open(args.output, "w") as f:
         f.write(speed.markdown(report))
     print(f"wrote {args.output}")

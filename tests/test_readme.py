@@ -56,3 +56,12 @@ def test_readme_workload_table_matches_the_registry():
         target = cells[5].rstrip("*")
         assert abs(float(target) - w.validation_target) <= 5e-4 * abs(w.validation_target)
         assert cells[5].endswith("*") == bool((w.provenance or {}).get("provisional"))
+
+
+def test_readme_vectorized_example_runs(capsys):
+    text = open(README).read()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "run_trials(" in b]
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "README", "exec"), {})
+    statuses = eval(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(statuses) == 4 and set(statuses) <= {"target_reached", "missed", "diverged"}
