@@ -180,6 +180,29 @@ def fused(step):
     return steps
 
 
+def training_programs(step, args, fuse, step_place, loop_place):
+    """The compiled training program for ``step(*args)``: ``(step, None)``, or
+    ``(lazy step, fused loop)`` when fusing (``fuse``, or by default
+    ``fuse_by_default``). Only one is compiled up front; the single step next
+    to a fused loop compiles only if something calls it."""
+    step_jit = jax.jit(step, donate_argnums=0, **step_place)
+    lowered = step_jit.lower(*args)
+    if not (fuse_by_default(lowered) if fuse is None else fuse):
+        return lowered.compile(), None
+    n = jax.ShapeDtypeStruct((), jnp.int32)
+    loop = jax.jit(fused(step), donate_argnums=0, **loop_place)
+    return step_jit, loop.lower(*args, n).compile()
+
+
+def advance(program, state, hparams, x, y, step: int, stop: int):
+    """Train from ``step`` to ``stop``: one fused dispatch, or one per step."""
+    if program.steps is not None:
+        return program.steps(state, hparams, x, y, np.int32(stop - step)), stop
+    for _ in range(step, stop):
+        state, _ = program.step(state, hparams, x, y)
+    return state, stop
+
+
 def fuse_by_default(lowered_step) -> bool:
     """Fuse steps unless the step convolves on a CPU: XLA's CPU convolutions
     inside a device loop run several times slower than dispatched one by one
@@ -248,10 +271,15 @@ class Program:
     mesh: Any = None  # data-parallel: the devices the batch is split over
 
 
-def data_mesh(devices=None) -> jax.sharding.Mesh:
-    """A one-axis mesh ("data") over ``devices`` (default: every local device)."""
+def one_axis_mesh(axis: str, devices=None) -> jax.sharding.Mesh:
+    """A mesh with one axis over ``devices`` (default: every local device)."""
     devices = jax.local_devices() if devices is None else devices
-    return jax.sharding.Mesh(np.asarray(devices), ("data",))
+    return jax.sharding.Mesh(np.asarray(devices), (axis,))
+
+
+def data_mesh(devices=None) -> jax.sharding.Mesh:
+    """The mesh of data parallelism: each batch is split along its "data" axis."""
+    return one_axis_mesh("data", devices)
 
 
 _REPLICATED: dict[tuple, DeviceData] = {}
@@ -308,18 +336,7 @@ def compiled_program(
     start = time.perf_counter()
     init_c = jax.jit(init, **place).lower(seed_key, hp, sample).compile()
     state = jax.eval_shape(init, seed_key, hp, sample)
-    step_jit = jax.jit(step, donate_argnums=0, **place)
-    lowered = step_jit.lower(state, hp, x, y)
-    fuse = fuse_by_default(lowered) if fuse is None else fuse
-    # One training program is compiled: the fused loop, or else the single step
-    # (which, next to a fused loop, compiles only if something calls it).
-    step_c, steps_c = step_jit, None
-    if fuse:
-        n = jax.ShapeDtypeStruct((), jnp.int32)
-        steps_c = jax.jit(fused(step), donate_argnums=0, **place).lower(state, hp, x, y, n)
-        steps_c = steps_c.compile()
-    else:
-        step_c = lowered.compile()
+    step_c, steps_c = training_programs(step, (state, hp, x, y), fuse, place, place)
     xs, ys, mask = data.eval_sets["validation"]
     eval_c = jax.jit(evaluate, **place).lower(state.params, state.model_state, xs, ys, mask)
     eval_c = eval_c.compile()
@@ -425,14 +442,7 @@ def run_trial(
         raise UserError(f"--max-steps must be at least 1, got {max_steps}")
     checkpointing = output_dir is not None and bool(checkpoint_every or checkpoint_seconds)
     batch_size = submission.batch_size(workload)
-    fingerprint = dict(
-        workload=workload.name,
-        submission=submission.name,
-        seed=int(seed),
-        hparams=hp,
-        max_steps=max_steps,
-        max_seconds=max_seconds,
-    )
+    fingerprint = trial_fingerprint(workload, submission, seed, hp, max_steps, max_seconds)
     if output_dir is not None:
         done = _finished_trial(output_dir, fingerprint)
         if done is not None:
@@ -524,11 +534,7 @@ def run_trial(
             if checkpoint_every:
                 stop = min(stop, (step // checkpoint_every + 1) * checkpoint_every)
             tic = time.perf_counter()
-            if program.steps is not None:
-                state, step = program.steps(state, hp_arrays, x, y, np.int32(stop - step)), stop
-            while step < stop:
-                state, _ = program.step(state, hp_arrays, x, y)
-                step += 1
+            state, step = advance(program, state, hp_arrays, x, y, step, stop)
             diverged = bool(state.nonfinite)  # reading it waits for the device
             jax.block_until_ready(state)
             books["submission_time_sec"] += time.perf_counter() - tic
@@ -578,6 +584,18 @@ def run_trial(
         stopped_by,
         compiled,
         steps=step,
+    )
+
+
+def trial_fingerprint(workload, submission, seed, hp, max_steps, max_seconds) -> dict:
+    """What identifies a trial: a folder holding another fingerprint is not rerun into."""
+    return dict(
+        workload=workload.name,
+        submission=submission.name,
+        seed=int(seed),
+        hparams=hp,
+        max_steps=max_steps,
+        max_seconds=max_seconds,
     )
 
 

@@ -44,9 +44,8 @@ class VectorProgram:
 
 
 def trial_mesh(devices=None) -> jax.sharding.Mesh:
-    """A one-axis mesh ("trials") over ``devices`` (default: every local device)."""
-    devices = jax.local_devices() if devices is None else devices
-    return jax.sharding.Mesh(np.asarray(devices), ("trials",))
+    """The mesh of trial parallelism: a group's trials split along its "trials" axis."""
+    return runner.one_axis_mesh("trials", devices)
 
 
 _PROGRAMS: dict[tuple, VectorProgram] = {}
@@ -95,28 +94,20 @@ def vector_program(
     start = time.perf_counter()
     init_c = jax.jit(v_init, **placed(state_sharding)).lower(keys, hp, sample).compile()
     state = jax.eval_shape(v_init, keys, hp, sample)
-    if mesh is not None:
-        state = state.replace(
-            **{
-                f.name: jax.tree.map(
-                    lambda a, f=f: jax.ShapeDtypeStruct(
-                        a.shape, a.dtype, sharding=getattr(state_sharding, f.name)
-                    ),
-                    getattr(state, f.name),
-                )
-                for f in dataclasses.fields(state)
-            }
+    if mesh is not None:  # every leaf along the trial axis but the shared (scalar) counter
+        state = jax.tree.map(
+            lambda a: jax.ShapeDtypeStruct(
+                a.shape, a.dtype, sharding=sharding if a.shape else everywhere
+            ),
+            state,
         )
-    step_jit = jax.jit(v_step, donate_argnums=0, **placed((state_sharding, sharding)))
-    lowered = step_jit.lower(state, hp, x, y)
-    fuse = runner.fuse_by_default(lowered) if fuse is None else fuse
-    step_c, steps_c = step_jit, None  # one training program, as in runner.compiled_program
-    if fuse:
-        n = jax.ShapeDtypeStruct((), jnp.int32)
-        steps_c = jax.jit(runner.fused(v_step), donate_argnums=0, **placed(state_sharding))
-        steps_c = steps_c.lower(state, hp, x, y, n).compile()
-    else:
-        step_c = lowered.compile()
+    step_c, steps_c = runner.training_programs(
+        v_step,
+        (state, hp, x, y),
+        fuse,
+        placed((state_sharding, sharding)),
+        placed(state_sharding),
+    )
     xs, ys, mask = data.eval_sets["validation"]
     eval_c = jax.jit(v_eval, **placed(sharding))
     eval_c = eval_c.lower(state.params, state.model_state, xs, ys, mask).compile()
@@ -205,14 +196,7 @@ def run_trials(
         raise UserError(f"--max-steps must be at least 1, got {max_steps}")
     hps = [submission.resolve_hparams(p) for p in points]
     prints = [
-        dict(
-            workload=workload.name,
-            submission=submission.name,
-            seed=int(seed),
-            hparams=hp,
-            max_steps=max_steps,
-            max_seconds=None,
-        )
+        runner.trial_fingerprint(workload, submission, seed, hp, max_steps, None)
         for hp, seed in zip(hps, seeds, strict=True)
     ]
     results: list[runner.TrialResult | None] = [None] * len(points)
@@ -259,11 +243,7 @@ def run_trials(
         while step < max_steps and any(s is None for s in stopped_by):
             stop = min(next_eval, step + sync_every, max_steps)
             tic = time.perf_counter()
-            if program.steps is not None:
-                state, step = program.steps(state, hp_arrays, x, y, np.int32(stop - step)), stop
-            while step < stop:
-                state, _ = program.step(state, hp_arrays, x, y)
-                step += 1
+            state, step = runner.advance(program, state, hp_arrays, x, y, step, stop)
             nonfinite = np.asarray(state.nonfinite)  # reading it waits for the device
             elapsed += time.perf_counter() - tic
             bar.update(stop - bar.n)
