@@ -47,6 +47,8 @@ def _load_targets():
 
 
 WORKLOADS = {w.name: _with_targets(w, _load_targets()) for w in _DECLARED}
+# As declared, before targets.json: ``step_hint`` is the target-setting horizon.
+DECLARED = {w.name: w for w in _DECLARED}
 
 
 def get_workload(name: str):

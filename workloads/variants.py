@@ -55,7 +55,7 @@ VARIANTS = (
         make_model=GeluMLP,
         variant_of=mnist1d.MLP.name,
     ),
-    _variant(mnist1d.CNN, "mnist1d_cnn_wide", "64 channels instead of 32", channels=64),
+    _variant(mnist1d.CNN, "mnist1d_cnn_wide", "48 channels instead of 32", channels=48),
     dataclasses.replace(
         digits.CNN,
         name="digits_cnn_layernorm",
