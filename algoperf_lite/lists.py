@@ -35,7 +35,8 @@ HP_PREFIX = "hp/"
 
 
 def steps_table(frame: pd.DataFrame, workloads: dict, seed: int = 0) -> pd.DataFrame:
-    """``steps[point, workload]`` to each workload's registered target (inf: miss)."""
+    """``steps[point, workload]`` to each workload's registered target within its step
+    budget (inf: miss); curves longer than the budget are read only up to it."""
     frame = frame[frame["seed"] == seed]
     unknown = sorted(set(frame["workload"]) - set(workloads))
     if unknown:
@@ -50,7 +51,8 @@ def steps_table(frame: pd.DataFrame, workloads: dict, seed: int = 0) -> pd.DataF
                 if w.higher_is_better
                 else values <= w.validation_target
             )
-        hits = group[ok & np.isfinite(values)]
+        within = group["global_step"].to_numpy() <= w.step_hint
+        hits = group[ok & np.isfinite(values) & within]
         first = hits.groupby("point")["global_step"].min()
         points = sorted(group["point"].unique())
         columns[name] = first.reindex(points).astype(float).fillna(math.inf)

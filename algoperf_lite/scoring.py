@@ -129,10 +129,23 @@ def trial_time(path: str, target: Target, time: str = "steps") -> float:
     return math.inf
 
 
-def experiment_times(
+@dataclasses.dataclass
+class Experiment:
+    """One submission's results: per workload, each study's time (its fastest
+    trial) and how many of its trials reached the target."""
+
+    studies: dict[str, list[float]]
+    reached: dict[str, tuple[int, int]]  # workload -> (trials that reached, trials)
+
+    def times(self) -> dict[str, float]:
+        """The workload's time: the median over studies (AlgoPerf's rule)."""
+        return {w: float(np.median(v)) for w, v in self.studies.items()}
+
+
+def read_experiment(
     experiment: str, time: str = "steps", targets: dict | None = None, seen: dict | None = None
-) -> dict[str, float]:
-    """{workload: median over studies of the fastest trial's time} for one folder.
+) -> Experiment:
+    """Study times and reached counts of one experiment folder.
 
     ``seen`` collects, per workload, the (definition hash, target) of every
     trial with a ``result.json``, so that mixed definitions can be refused."""
@@ -142,6 +155,7 @@ def experiment_times(
     ours = bool(glob.glob(os.path.join(experiment, "**", io.RESULT_FILE), recursive=True))
     studies = sorted(glob.glob(os.path.join(experiment, "study_*"))) or [experiment]
     per_workload: dict[str, list[float]] = {}
+    reached: dict[str, tuple[int, int]] = {}
     for study in studies:
         for wdir in sorted(glob.glob(os.path.join(study, "*_*"))):
             match = _WORKLOAD_DIR.match(os.path.basename(wdir))
@@ -157,12 +171,21 @@ def experiment_times(
                 if os.path.exists(os.path.join(t, io.MEASUREMENTS_FILE))
             ]
             per_workload.setdefault(workload, []).append(min(times, default=math.inf))
+            hits, total = reached.get(workload, (0, 0))
+            reached[workload] = (hits + sum(map(math.isfinite, times)), total + len(trials))
     if not per_workload:
         raise UserError(
             f"{experiment} holds no <workload>_jax/trial_<i> folders; "
             "pass an experiment folder written by 'algoperf-lite tune' or AlgoPerf"
         )
-    return {w: float(np.median(v)) for w, v in per_workload.items()}
+    return Experiment(per_workload, reached)
+
+
+def experiment_times(
+    experiment: str, time: str = "steps", targets: dict | None = None, seen: dict | None = None
+) -> dict[str, float]:
+    """{workload: median over studies of the fastest trial's time} for one folder."""
+    return read_experiment(experiment, time, targets, seen).times()
 
 
 def _check_finished(trials: list[str], workload: str, seen: dict, ours: bool) -> None:
@@ -197,6 +220,69 @@ def benchmark_score(taus, rho) -> float:
     return float(np.trapezoid(rho, taus) / (taus[-1] - taus[0]))
 
 
+def scores_of(times: dict[str, dict[str, float]]) -> dict[str, float]:
+    taus, profiles, _ = performance_profiles(times)
+    return {s: benchmark_score(taus, rho) for s, rho in profiles.items()}
+
+
+BOOTSTRAP_DRAWS = 2000
+LEVEL = 0.95
+
+
+def bootstrap_scores(
+    experiments: dict[str, Experiment], draws: int = BOOTSTRAP_DRAWS, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Each submission's score in ``draws`` resamplings of its studies.
+
+    In each draw, every workload's studies are drawn with replacement and the
+    workload's time is the median of the drawn studies; the whole table is then
+    scored as usual. Submissions with the same number of studies on a workload
+    share the drawn study indices (study k of every submission used the same
+    trial seeds), so differences between them are paired."""
+    rng = np.random.default_rng(seed)
+    names = list(experiments)
+    workloads = sorted(set().union(*(e.studies for e in experiments.values())))
+    out = {n: np.empty(draws) for n in names}
+    for d in range(draws):
+        picks: dict[int, np.ndarray] = {}  # number of studies -> drawn indices
+        times = {n: {} for n in names}
+        for w in workloads:
+            picks.clear()
+            for n in names:
+                studies = experiments[n].studies.get(w)
+                if not studies:
+                    continue
+                k = len(studies)
+                if k not in picks:
+                    picks[k] = rng.integers(0, k, size=k)
+                times[n][w] = float(np.median(np.asarray(studies)[picks[k]]))
+        for n, value in scores_of(times).items():
+            out[n][d] = value
+    return out
+
+
+def interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(values, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def verdict(difference: np.ndarray, level: float = LEVEL) -> str:
+    """better / worse when the paired interval of the score difference excludes 0."""
+    lo, hi = interval(difference, level)
+    if lo > 0:
+        return "better"
+    if hi < 0:
+        return "worse"
+    return "not distinguishable"
+
+
+VERDICT_TEST = (
+    "paired bootstrap over studies within workloads: the 95% interval of the score "
+    f"difference in {BOOTSTRAP_DRAWS} draws; better or worse when it excludes 0"
+)
+
+
 @dataclasses.dataclass
 class Report:
     time: str
@@ -205,6 +291,11 @@ class Report:
     scores: dict[str, float]
     taus: np.ndarray
     profiles: dict[str, np.ndarray]
+    intervals: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    # submission -> other -> {"verdict", "difference", "interval"}
+    verdicts: dict[str, dict[str, dict]] = dataclasses.field(default_factory=dict)
+    reached: dict[str, dict[str, tuple[int, int]]] = dataclasses.field(default_factory=dict)
+    studies: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict:
         def clean(v):
@@ -212,21 +303,64 @@ class Report:
 
         return {
             "scores": self.scores,
+            "intervals": {s: list(v) for s, v in self.intervals.items()},
+            "interval_level": LEVEL,
+            "verdicts": self.verdicts,
+            "verdict_test": VERDICT_TEST,
             "times": {s: {w: clean(v) for w, v in t.items()} for s, t in self.times.items()},
+            "reached": {
+                s: {w: {"reached": a, "trials": b} for w, (a, b) in r.items()}
+                for s, r in self.reached.items()
+            },
+            "studies": self.studies,
         }
 
     def markdown(self) -> str:
         unit = "steps" if self.time == "steps" else "s"
-        head = "| submission | score | " + " | ".join(self.workloads) + " |"
-        lines = [head, "|---" * (len(self.workloads) + 2) + "|"]
+        head = "| submission | score | 95% interval | " + " | ".join(self.workloads) + " |"
+        lines = [head, "|---" * (len(self.workloads) + 3) + "|"]
         for s, score in sorted(self.scores.items(), key=lambda kv: -kv[1]):
             cells = [
                 "miss" if not math.isfinite(t) else (f"{t:.0f}" if unit == "steps" else f"{t:.2f}")
                 for t in (self.times[s].get(w, math.inf) for w in self.workloads)
             ]
-            lines.append(f"| {s} | {score:.3f} | " + " | ".join(cells) + " |")
-        note = f"Time to target in {unit} (median over studies of the best trial); miss = inf."
-        return "\n".join(lines + ["", note])
+            lo, hi = self.intervals.get(s, (math.nan, math.nan))
+            lines.append(f"| {s} | {score:.3f} | {lo:.3f}-{hi:.3f} | " + " | ".join(cells) + " |")
+        note = (
+            f"Time to target in {unit} (median over studies of the best trial); miss = inf. "
+            f"Intervals: {BOOTSTRAP_DRAWS} bootstrap resamplings of the studies within each "
+            "workload."
+        )
+        return "\n".join(lines + ["", note] + self.verdict_lines())
+
+    def verdict_lines(self, subject: str | None = None) -> list[str]:
+        """The verdicts of ``subject`` (default: the first submission) against the others."""
+        subject = subject or next(iter(self.verdicts), None)
+        if subject is None or not self.verdicts.get(subject):
+            return []
+        lines = ["", f"{subject} against each other submission ({VERDICT_TEST}):", ""]
+        for other, v in self.verdicts[subject].items():
+            lo, hi = v["interval"]
+            relation = (
+                "not distinguishable from" if v["verdict"][0] == "n" else v["verdict"] + " than"
+            )
+            lines.append(
+                f"- {relation} {other}: score difference {v['difference']:+.3f} "
+                f"({lo:+.3f} to {hi:+.3f})"
+            )
+        return lines
+
+    def reached_markdown(self) -> str:
+        """Per workload and submission, the share of trials that reached the target."""
+        head = "| submission | " + " | ".join(self.workloads) + " |"
+        lines = [head, "|---" * (len(self.workloads) + 1) + "|"]
+        for s in sorted(self.scores, key=lambda k: -self.scores[k]):
+            cells = []
+            for w in self.workloads:
+                a, b = self.reached.get(s, {}).get(w, (0, 0))
+                cells.append(f"{a}/{b}" if b else "-")
+            lines.append(f"| {s} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
 
     def write(self, folder: str) -> list[str]:
         """scores.md, times.csv and performance_profile.png in ``folder``."""
@@ -274,7 +408,8 @@ def score(
     if time not in TIME_COLUMNS:
         raise UserError(f"--time must be one of {', '.join(TIME_COLUMNS)}, got '{time}'")
     seen: dict = {}
-    times = {n: experiment_times(p, time, targets, seen) for n, p in experiments.items()}
+    read = {n: read_experiment(p, time, targets, seen) for n, p in experiments.items()}
+    times = {n: e.times() for n, e in read.items()}
     for workload, versions in seen.items():
         if len(versions) > 1 and not allow_mixed:
             a, b = list(versions.values())[:2]
@@ -284,4 +419,28 @@ def score(
             )
     taus, profiles, workloads = performance_profiles(times)
     scores = {s: benchmark_score(taus, rho) for s, rho in profiles.items()}
-    return Report(time, workloads, times, scores, taus, profiles)
+    draws = bootstrap_scores(read)
+    verdicts = {
+        s: {
+            o: {
+                "verdict": verdict(draws[s] - draws[o]),
+                "difference": scores[s] - scores[o],
+                "interval": list(interval(draws[s] - draws[o])),
+            }
+            for o in read
+            if o != s
+        }
+        for s in read
+    }
+    return Report(
+        time,
+        workloads,
+        times,
+        scores,
+        taus,
+        profiles,
+        intervals={s: interval(d) for s, d in draws.items()},
+        verdicts=verdicts,
+        reached={s: e.reached for s, e in read.items()},
+        studies={s: {w: len(v) for w, v in e.studies.items()} for s, e in read.items()},
+    )

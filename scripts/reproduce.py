@@ -39,7 +39,7 @@ from algoperf_lite.spec import load_submission  # noqa: E402
 from algoperf_lite.tuning import tune  # noqa: E402
 from workloads import WORKLOADS, suite  # noqa: E402
 
-BASELINE_SUBMISSIONS = ("nadamw", "adamw", "sgd")
+BASELINE_SUBMISSIONS = ("nadamw", "adamw", "sgd", "plain_sgd")  # plain_sgd: negative control
 
 
 def main():

@@ -6,6 +6,7 @@ SUBMISSIONS = {
     "nadamw": "submissions.nadamw",
     "adamw": "submissions.adamw",
     "sgd": "submissions.sgd",
+    "plain_sgd": "submissions.plain_sgd",  # the negative control
     "sgd_hd": "submissions.sgd_hd",
     "adam_hd": "submissions.adam_hd",
     # Numerical integrators of the gradient flow (our reading of Ma et al. 2024).

@@ -146,3 +146,49 @@ def test_real_runs_score_from_result_files(tmp_path):
     report = score({"nadamw": out})
     assert report.times["nadamw"]["mnist1d_mlp"] == float(np.median(expected))
     assert report.scores["nadamw"] == (1.0 if math.isfinite(np.median(expected)) else 0.0)
+
+
+def test_bootstrap_interval_and_paired_verdicts(tmp_path):
+    """A dominates B on every study of both workloads: its interval sits at 1, the
+    paired verdict says better (and B worse); C equals A study by study, so the
+    paired difference is exactly 0 in every draw: not distinguishable."""
+    table_a = {"w_acc": [[100], [150], [200]], "w_loss": [[100], [150], [150]]}
+    a = experiment(tmp_path, "A", table_a)
+    b = experiment(
+        tmp_path, "B", {"w_acc": [[300], [350], [None]], "w_loss": [[250], [250], [300]]}
+    )
+    c = experiment(tmp_path, "C", table_a)
+    report = score({"A": a, "B": b, "C": c}, targets=TARGETS)
+    assert report.intervals["A"] == (pytest.approx(1.0), pytest.approx(1.0))
+    lo, hi = report.intervals["B"]
+    assert lo <= report.scores["B"] <= hi < 1.0
+    assert report.verdicts["A"]["B"]["verdict"] == "better"
+    assert report.verdicts["B"]["A"]["verdict"] == "worse"
+    assert report.verdicts["A"]["C"]["verdict"] == "not distinguishable"
+    assert report.verdicts["A"]["C"]["interval"] == [0.0, 0.0]
+    assert report.reached["B"] == {"w_acc": (2, 3), "w_loss": (3, 3)}
+    text = report.markdown()
+    assert "better than B" in text and "not distinguishable from C" in text
+
+
+def test_bootstrap_resamples_studies(tmp_path):
+    """One lucky study out of three: the point score is 0 (the median misses) but
+    some resamplings draw the lucky study twice, so the interval reaches above 0."""
+    a = experiment(tmp_path, "A", {"w_acc": [[100], [None], [None]]})
+    b = experiment(tmp_path, "B", {"w_acc": [[200], [200], [200]]})
+    report = score({"A": a, "B": b}, targets=TARGETS)
+    assert report.scores["A"] == 0.0
+    assert report.intervals["A"][0] == 0.0 and report.intervals["A"][1] == pytest.approx(1.0)
+
+
+def test_score_json_carries_intervals_and_verdicts(tmp_path, capsys):
+    a = experiment(tmp_path, "A", {"w_acc": [[100], [100]]})
+    b = experiment(tmp_path, "B", {"w_acc": [[300], [300]]})
+    targets = tmp_path / "targets.json"
+    targets.write_text(json.dumps(TARGETS))
+    assert main(["score", a, b, "--json", "--targets", str(targets)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["intervals"]["A"] == [1.0, 1.0]
+    assert out["verdicts"]["A"]["B"]["verdict"] == "better"
+    assert "paired bootstrap" in out["verdict_test"]
+    assert out["reached"]["B"]["w_acc"] == {"reached": 2, "trials": 2}

@@ -169,13 +169,13 @@ def _metric_names(workload, abstract, x_spec, y_spec) -> list[str]:
 
 
 def _cpu_seconds_to_target(workload):
-    """Median over the target-setting seeds that reached the target of their training
-    time scaled to the steps they took (an estimate: those runs did not stop early)."""
+    """Median training time to the target of the target-setting check runs (one at
+    a time, on the CPU named in the provenance; a seed that missed counts as inf)."""
+    import math
     import statistics
 
-    record = workload.provenance or {}
-    steps, seconds = record.get("steps_to_target_per_seed"), record.get("train_seconds_per_seed")
-    if not steps or not seconds:
+    times = (workload.provenance or {}).get("check", {}).get("time_to_target_per_seed")
+    if not times:
         return None
-    estimates = [t * n / workload.step_hint for n, t in zip(steps, seconds, strict=True) if n]
-    return round(statistics.median(estimates), 2) if estimates else None
+    value = statistics.median(math.inf if t is None else t for t in times)
+    return round(value, 2) if math.isfinite(value) else None
