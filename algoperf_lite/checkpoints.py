@@ -11,6 +11,7 @@ the previous checkpoint intact. Only the newest is kept.
 from __future__ import annotations
 
 import os
+import shutil
 
 import jax
 
@@ -47,14 +48,24 @@ def restore(trial_dir: str, like_state):
 
     if not exists(trial_dir):
         return None
-    manager = _manager(trial_dir)
-    step = manager.latest_step()
-    if step is None:
-        return None
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like_state)
     args = ocp.args.Composite(
         state=ocp.args.StandardRestore(abstract), books=ocp.args.JsonRestore()
     )
-    restored = manager.restore(step, args=args)
-    manager.close()
+    try:
+        manager = _manager(trial_dir)
+        try:
+            step = manager.latest_step()
+            restored = None if step is None else manager.restore(step, args=args)
+        finally:
+            manager.close()
+    except Exception as e:  # orbax raises many types for a damaged folder
+        from algoperf_lite.errors import warn
+
+        # Only the newest checkpoint is kept, so there is none older to fall back to.
+        shutil.rmtree(os.path.join(trial_dir, CHECKPOINT_DIR), ignore_errors=True)
+        warn(f"the checkpoint in {trial_dir} is damaged ({type(e).__name__}); starting afresh")
+        return None
+    if restored is None:
+        return None
     return restored["state"], restored["books"]

@@ -84,7 +84,7 @@ def cmd_data_prepare(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from algoperf_lite import checkpoints, io, runner
+    from algoperf_lite import checkpoints, io, records, runner
     from algoperf_lite.runner import run_trial
     from algoperf_lite.spec import load_submission, read_hparams
     from workloads import get_workload
@@ -96,6 +96,7 @@ def cmd_run(args) -> int:
     folder = io.trial_dir(output, workload.name, trial=args.trial)
     if args.resume and not (checkpoints.exists(folder) or io.is_finished(folder)):
         raise UserError(f"nothing to resume in {folder}; run without --resume to start")
+    records.add_to_manifest(output, submission, [folder])
     result = run_trial(
         workload,
         submission,

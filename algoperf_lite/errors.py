@@ -7,3 +7,10 @@ class UserError(Exception):
     The CLI prints it on one line and exits with status 2; library callers can
     catch it like any other exception.
     """
+
+
+def warn(message: str) -> None:
+    """One line on stderr about something repaired or skipped; work goes on."""
+    import sys
+
+    print(f"algoperf-lite: {' '.join(message.split())}", file=sys.stderr, flush=True)

@@ -33,8 +33,8 @@ import numpy as np
 import optax
 from tqdm import tqdm
 
-from algoperf_lite import checkpoints, io
-from algoperf_lite.errors import UserError
+from algoperf_lite import checkpoints, io, records
+from algoperf_lite.errors import UserError, warn
 from algoperf_lite.spec import SPLITS, Submission, Workload
 
 
@@ -384,6 +384,7 @@ class TrialResult:
     submission_hash: str = ""
     preemption_count: int = 0
     trials_per_step: int = 1  # >1: vmapped with others, sharing their clock
+    measurements_sha256: str = ""  # of eval_measurements.csv, checked by the scorer
     rows: list[dict] = dataclasses.field(default_factory=list, repr=False)
     skipped: bool = False
 
@@ -405,7 +406,30 @@ class TrialResult:
         return f"{head}, {detail} (compile {self.compile_time_sec:.2f}s)"
 
 
-def run_trial(
+def run_trial(workload: Workload, submission: Submission, hparams=None, **options) -> TrialResult:
+    """Train until the validation target, the step budget or the time budget.
+
+    ``hparams`` override the submission's declared defaults. ``max_steps``
+    defaults to the workload's ``step_hint``. With ``output_dir`` (one
+    trial's folder), files are written in AlgoPerf's layout, and a folder that
+    already holds this same finished trial is read back instead of rerun; the
+    folder is locked while the trial runs, so a second process waits for it and
+    then reads it back instead of training it twice.
+    With ``checkpoint_every`` (steps) or ``checkpoint_seconds`` (wall clock),
+    the whole trial is checkpointed there off the clock, and a rerun resumes
+    from the newest checkpoint with the same numbers as an uninterrupted run.
+    ``fuse`` runs the steps between clock reads in one dispatch (default: where
+    that is faster, see ``fuse_by_default``); ``mesh`` (see ``data_mesh``)
+    splits each batch over several devices. See ``_run_trial`` for every option.
+    """
+    folder = options.get("output_dir")
+    if folder is None:
+        return _run_trial(workload, submission, hparams, **options)
+    with records.sole_writer([folder]):
+        return _run_trial(workload, submission, hparams, **options)
+
+
+def _run_trial(
     workload: Workload,
     submission: Submission,
     hparams: Mapping[str, Any] | None = None,
@@ -422,19 +446,7 @@ def run_trial(
     fuse: bool | None = None,
     mesh: jax.sharding.Mesh | None = None,
 ) -> TrialResult:
-    """Train until the validation target, the step budget or the time budget.
-
-    ``hparams`` override the submission's declared defaults. ``max_steps``
-    defaults to the workload's ``step_hint``. With ``output_dir`` (one
-    trial's folder), files are written in AlgoPerf's layout, and a folder that
-    already holds this same finished trial is read back instead of rerun.
-    With ``checkpoint_every`` (steps) or ``checkpoint_seconds`` (wall clock),
-    the whole trial is checkpointed there off the clock, and a rerun resumes
-    from the newest checkpoint with the same numbers as an uninterrupted run.
-    ``fuse`` runs the steps between clock reads in one dispatch (default: where
-    that is faster, see ``fuse_by_default``); ``mesh`` (see ``data_mesh``)
-    splits each batch over several devices.
-    """
+    """``run_trial`` once its folder (if any) is locked."""
     # --- Resolve the trial -------------------------------------------------
     hp = submission.resolve_hparams(hparams)
     max_steps = workload.step_hint if max_steps is None else int(max_steps)
@@ -723,21 +735,31 @@ def _finish(
         rows=rows,
     )
     if output_dir is not None:
-        io.write_csv(os.path.join(output_dir, io.MEASUREMENTS_FILE), rows)
+        path = os.path.join(output_dir, io.MEASUREMENTS_FILE)
+        io.write_csv(path, rows)
+        result.measurements_sha256 = records.digest(path)
         io.write_json(os.path.join(output_dir, io.RESULT_FILE), result.to_json())
     return result
 
 
 def _finished_trial(output_dir: str, fingerprint: dict) -> TrialResult | None:
-    path = os.path.join(output_dir, io.RESULT_FILE)
-    if not os.path.exists(path):
+    """The finished trial the folder holds, or None when it must (re)run: absent,
+    unfinished, or finished with damaged files (said in one line, then redone)."""
+    try:
+        stored = records.read_result(output_dir)
+    except UserError as e:
+        warn(f"{e}: redoing it")
         return None
-    stored = io.read_json(path)
-    if stored.get("status") == io.RUNNING:
+    if stored is None or stored.get("status") == io.RUNNING:
         return None  # unfinished: start again (or resume from its checkpoint)
     if {k: stored.get(k) for k in fingerprint} != fingerprint:
         raise UserError(
             f"{output_dir} already holds a different finished trial; "
             "choose another --output or remove that folder"
         )
-    return TrialResult(**stored, skipped=True)
+    problem = records.damage(output_dir, stored)
+    if problem is not None:
+        warn(f"{problem}; redoing the trial")
+        return None
+    known = {f.name for f in dataclasses.fields(TrialResult)}
+    return TrialResult(**{k: v for k, v in stored.items() if k in known}, skipped=True)

@@ -104,13 +104,18 @@ def _summary(workload: Workload, result) -> dict:
 
 
 class Journal:
-    """The finished runs of one workload's target setting, appended as they finish."""
+    """The finished runs of one workload's target setting, appended as they finish.
+    Runs of another definition of the workload (its model, data or horizon changed
+    since) are ignored, so a changed workload starts afresh."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, definition: str):
         self.path = path
+        self.definition = definition
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self.records = {
-            (r["phase"], r["optimizer"], r["index"]): r for r in sweeps.read_records(path)
+            (r["phase"], r["optimizer"], r["index"]): r
+            for r in sweeps.read_records(path)
+            if r.get("workload_hash") == definition
         }
 
     def missing(self, phase: str, optimizer: str, count: int) -> list[int]:
@@ -119,6 +124,7 @@ class Journal:
     def add(self, records: list[dict]) -> None:
         with sweeps.append(self.path) as f:
             for r in records:
+                r = {**r, "workload_hash": self.definition}
                 f.write(json.dumps(r, allow_nan=False) + "\n")
                 self.records[(r["phase"], r["optimizer"], r["index"])] = r
             f.flush()
@@ -145,7 +151,7 @@ def set_target(
     horizon T); returns its ``targets.json`` entry. Resumes from ``journal``."""
     horizon = workload.step_hint
     untargeted = dataclasses.replace(workload, validation_target=None, test_target=None)
-    book = Journal(journal)
+    book = Journal(journal, workload.definition_hash)
     spaces = {name: reference_space(name) for name in REFERENCES}
     points = {  # one Halton stream per optimizer
         name: search_space.sample(s, trials, seed=search_seed + k)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from algoperf_lite import io, search_space, vectorized
+from algoperf_lite import io, records, search_space, vectorized
 from algoperf_lite.errors import UserError
 from algoperf_lite.runner import TrialResult, run_trial
 from algoperf_lite.spec import Submission, Workload
@@ -106,22 +106,28 @@ def tune(
             io.trial_dir(output, w.name, trial=job["trial"], study=f"study_{job['study']}")
             for job in jobs
         ]
+        records.add_to_manifest(output, submission, folders)
         k, mesh = vectorized.plan(w, submission, len(jobs), trials_per_step)
-        for group in vectorized.groups(len(jobs), k):
+        done: dict[int, TrialResult] = {}
+        remaining = list(range(len(jobs)))
+        while remaining:
+            # Trials another process is running now come last (then they are read back).
+            group = ([i for i in remaining if not records.busy(folders[i])] or remaining)[:k]
             first = jobs[group[0]]
             bar.set_postfix_str(f"{w.name} study {first['study']} trial {first['trial']}")
             if k == 1:
-                one = run_trial(
-                    w,
-                    submission,
-                    first["hparams"],
-                    seed=first["seed"],
-                    max_steps=first["max_steps"],
-                    output_dir=folders[group[0]],
-                )
-                results.append(one)
+                out = [
+                    run_trial(
+                        w,
+                        submission,
+                        first["hparams"],
+                        seed=first["seed"],
+                        max_steps=first["max_steps"],
+                        output_dir=folders[group[0]],
+                    )
+                ]
             else:
-                results += vectorized.run_trials(
+                out = vectorized.run_trials(
                     w,
                     submission,
                     [jobs[i]["hparams"] for i in group],
@@ -131,6 +137,9 @@ def tune(
                     mesh=mesh,
                     size=k,
                 )
+            done.update(zip(group, out, strict=True))
+            remaining = [i for i in remaining if i not in done]
             bar.update(len(group))
+        results += [done[i] for i in range(len(jobs))]
     bar.close()
     return results

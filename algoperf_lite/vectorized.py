@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from algoperf_lite import runner
+from algoperf_lite import records, runner
 from algoperf_lite.errors import UserError
 from algoperf_lite.spec import Submission, Workload
 
@@ -162,7 +162,16 @@ def _free_memory() -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def run_trials(
+def run_trials(workload: Workload, submission: Submission, points, seeds, **options):
+    """Train ``len(points)`` trials together; the same results as calling
+    ``run_trial(workload, submission, points[i], seed=seeds[i], ...)`` for each,
+    their folders locked while they run (see ``_run_trials`` for the options)."""
+    folders = [f for f in options.get("output_dirs") or [] if f is not None]
+    with records.sole_writer(folders):
+        return _run_trials(workload, submission, points, seeds, **options)
+
+
+def _run_trials(
     workload: Workload,
     submission: Submission,
     points: list[dict],
@@ -177,8 +186,7 @@ def run_trials(
     size: int | None = None,
     progress: bool = False,
 ) -> list[runner.TrialResult]:
-    """Train ``len(points)`` trials together; the same results as calling
-    ``run_trial(workload, submission, points[i], seed=seeds[i], ...)`` for each.
+    """``run_trials`` once its folders are locked.
 
     A trial that reaches its target or diverges stops being recorded at that
     evaluation (its lane keeps computing until the whole group stops). Trials
