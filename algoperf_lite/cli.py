@@ -22,7 +22,9 @@ exit status 2.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import math
 import os
 import sys
 
@@ -120,6 +122,8 @@ def _space_for(args, submission):
     from algoperf_lite import search_space
 
     if args.ruleset == "self":
+        if args.search_space:
+            raise UserError("self-tuning takes no search space; drop --search-space")
         return None
     if args.search_space:
         return search_space.load(args.search_space)
@@ -395,9 +399,14 @@ def _progress(args) -> bool:
 def _add_tuning_args(p):
     p.add_argument("--search-space", help="AlgoPerf JSON space or list (default: the shipped one)")
     p.add_argument("--ruleset", choices=["external", "self"], default="external")
-    p.add_argument("--trials", type=int, default=5, help="trials per study (default 5)")
-    p.add_argument("--studies", type=int, default=3, help="studies (default 3)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trials", type=_positive, default=5, help="trials per study (default 5)")
+    p.add_argument(
+        "--studies",
+        type=_positive,
+        default=3,
+        help="studies (default 3; more studies give a tighter score interval)",
+    )
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument(
         "--trials-per-step",
         type=_positive,
@@ -410,6 +419,29 @@ def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
     return int(text)
+
+
+MAX_SEED = 2**31 - 1
+
+
+def _seed(text: str) -> int:
+    try:
+        int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: '{text}'") from None
+    if not text.isdigit() or int(text) > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {MAX_SEED}, got '{text}'")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds > 0, got '{text}'")
+    return value
 
 
 def _add_progress(p):
@@ -440,13 +472,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workload", required=True, help="a registered name or path/file.py:NAME")
     p.add_argument("--submission", required=True, help="a registered name or a .py file")
     p.add_argument("--hparams", help="JSON object or JSON file overriding the defaults")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--output", help="experiment folder (default: runs/<submission>)")
-    p.add_argument("--trial", type=int, default=1, help="trial index in the folder (default 1)")
+    p.add_argument(
+        "--trial", type=_positive, default=1, help="trial index in the folder (default 1)"
+    )
     p.add_argument("--max-steps", type=int, help="step budget (default: the workload's step_hint)")
-    p.add_argument("--max-seconds", type=float, help="training-time budget in seconds")
-    p.add_argument("--checkpoint-every", type=int, help="checkpoint every N steps (orbax)")
-    p.add_argument("--checkpoint-seconds", type=float, help="checkpoint every T seconds")
+    p.add_argument("--max-seconds", type=_seconds, help="training-time budget in seconds")
+    p.add_argument("--checkpoint-every", type=_positive, help="checkpoint every N steps (orbax)")
+    p.add_argument("--checkpoint-seconds", type=_seconds, help="checkpoint every T seconds")
     p.add_argument(
         "--data-parallel",
         action="store_true",
@@ -506,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("sweep", help="a sweep table, e.g. results/sweeps/nadamw_broad.csv.gz")
     q.add_argument("--method", choices=["both", "nrrelieff", "fanova"], default="both")
     q.add_argument("--workload", help="only this workload of the sweep")
-    q.add_argument("--k", type=int, default=10, help="N-RReliefF neighbours (default 10)")
+    q.add_argument("--k", type=_positive, default=10, help="N-RReliefF neighbours (default 10)")
     q.add_argument("--normalization", choices=["clip", "shift", "none"], default="clip")
     q.add_argument("--log", help="comma-separated names compared on a log scale (default: auto)")
     q.add_argument("--json", action="store_true")
@@ -533,6 +567,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("algoperf-lite: interrupted; finished trials are kept", file=sys.stderr)
         return 130
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {e.filename}" if e.filename else ""
+        print(
+            f"algoperf-lite: error: the disk is full{where}; free space and rerun the same "
+            "command (finished trials are kept)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -135,7 +135,7 @@ def read_manifest(experiment: str) -> dict:
 def lock(folder: str, blocking: bool = True):
     """Hold ``folder``'s lock (an flock, released when the process dies); yields
     whether it was acquired (always True when ``blocking``)."""
-    os.makedirs(folder, exist_ok=True)
+    io.ensure_writable(folder)
     with open(os.path.join(folder, LOCK_FILE), "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
@@ -154,7 +154,6 @@ def sole_writer(folders: list[str]):
     saying in one line when another process has one and this one waits."""
     with contextlib.ExitStack() as stack:
         for folder in sorted(set(folders)):
-            io.ensure_writable(folder)
             if not stack.enter_context(lock(folder, blocking=False)):
                 from algoperf_lite.errors import warn
 

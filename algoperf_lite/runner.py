@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from algoperf_lite import checkpoints, io, records
 from algoperf_lite.errors import UserError, warn
-from algoperf_lite.spec import SPLITS, Submission, Workload
+from algoperf_lite.spec import Submission, Workload
 
 
 @flax.struct.dataclass
@@ -240,10 +240,7 @@ def device_data(workload: Workload) -> DeviceData:
     padded to one common shape so one compiled evaluation serves them all. The
     ``train`` eval split is a fixed subset of training data as large as validation."""
     if workload not in _DATA:
-        splits = workload.load_splits()
-        missing = [s for s in SPLITS if s not in splits]
-        if missing:
-            raise ValueError(f"workload {workload.name} has no {missing} split")
+        splits = workload.splits()
         x_train, y_train = splits["train"]
         n_val = len(splits["validation"][0])
         sources = {
@@ -314,6 +311,7 @@ def compiled_program(
     key = (workload, submission, hparam_names, batch_size, fuse, mesh)
     if key in _PROGRAMS:
         return _PROGRAMS[key], False
+    submission.check_optimizer(hparam_names, workload.step_hint)
     data = device_data(workload) if mesh is None else replicated_data(workload, mesh)
     x, y = data.train
     batch_sharding = None

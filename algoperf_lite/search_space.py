@@ -100,12 +100,14 @@ def load(source) -> Mapping | list:
         if not os.path.isfile(source):
             raise UserError(f"search space file not found: {source}; check the path")
         try:
-            with open(source) as f:
+            with open(source, encoding="utf-8") as f:
                 space = json.load(f)
         except json.JSONDecodeError as e:
             raise UserError(
                 f"malformed JSON in search space {source}: {e.msg} at line {e.lineno}; fix the JSON"
             ) from None
+        except UnicodeDecodeError:
+            raise UserError(f"search space {source} is not UTF-8 text; save it as UTF-8") from None
     if isinstance(space, list):
         if not space or not all(isinstance(p, Mapping) for p in space):
             raise UserError("a hyperparameter list must be a non-empty JSON list of objects")

@@ -76,6 +76,34 @@ class Workload:
     # ``(shape, dtype)`` of one input example, for workloads whose data may be absent.
     input_spec: tuple | None = None
 
+    def __post_init__(self):
+        for field in ("batch_size", "step_hint", "eval_every", "eval_batch_size"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserError(
+                    f"workload '{self.name}' declares {field}={value!r}; it must be a "
+                    "positive integer"
+                )
+
+    def splits(self) -> Splits:
+        """``load_splits()``, checked: every split present, errors as one line."""
+        try:
+            splits = self.load_splits()
+        except UserError:
+            raise
+        except Exception as e:  # the workload author's code
+            raise UserError(
+                f"load_splits of workload '{self.name}' raised {type(e).__name__}: {e}; fix it "
+                "(or prepare its data)"
+            ) from None
+        missing = [s for s in SPLITS if not isinstance(splits, Mapping) or s not in splits]
+        if missing:
+            raise UserError(
+                f"load_splits of workload '{self.name}' returned no '{missing[0]}' split; "
+                f"return all of {', '.join(SPLITS)}"
+            )
+        return splits
+
     @property
     def metric_column(self) -> str:
         """The ``eval_measurements.csv`` column the target applies to."""
@@ -138,8 +166,35 @@ class Submission:
             return hashlib.sha256(f.read()).hexdigest()[:16]
 
     def batch_size(self, workload: Workload) -> int:
-        chosen = None if self.get_batch_size is None else self.get_batch_size(workload.name)
-        return workload.batch_size if chosen is None else int(chosen)
+        chosen = None
+        if self.get_batch_size is not None:
+            chosen = _user_call(self, "get_batch_size", self.get_batch_size, workload.name)
+        if chosen is None:
+            return workload.batch_size
+        if isinstance(chosen, bool) or not isinstance(chosen, (int, np.integer)) or chosen < 1:
+            raise UserError(
+                f"get_batch_size in {self.source} returned {_shown_any(chosen)} for "
+                f"'{workload.name}'; return a positive integer (or None for the workload's)"
+            )
+        return int(chosen)
+
+    def check_optimizer(self, names, step_hint: int) -> None:
+        """Call ``make_optimizer`` once, eagerly, at the declared defaults (0.5 where
+        there is none): an error in it, or a result that is not an optax
+        transformation, becomes one line naming the file."""
+        import optax
+
+        hparams = {}
+        for k in names:
+            default = self.hparams.get(k)
+            usable = isinstance(default, (int, float)) and not isinstance(default, bool)
+            hparams[k] = np.float32(default if usable else 0.5)
+        made = _user_call(self, "make_optimizer", self.make_optimizer, hparams, step_hint)
+        if not isinstance(made, optax.GradientTransformation):
+            raise UserError(
+                f"make_optimizer in {self.source} returned {type(made).__name__}, not an "
+                "optax.GradientTransformation; return one (e.g. optax.chain(...))"
+            )
 
     def resolve_hparams(self, overrides: Mapping[str, Any] | None = None) -> dict[str, float]:
         """Declared defaults merged with ``overrides``; unknown or bad values raise."""
@@ -186,6 +241,25 @@ class Submission:
         return resolved
 
 
+def _user_call(submission: Submission, name: str, function, *args):
+    """Call a submission's own function; its errors come back as one line."""
+    try:
+        return function(*args)
+    except UserError:
+        raise
+    except (Exception, SystemExit) as e:
+        raise UserError(
+            f"{name} in {submission.source} raised {type(e).__name__}: {e}; fix the submission"
+        ) from None
+
+
+def _shown_any(value) -> str:
+    try:
+        return _shown(value)
+    except TypeError:  # not JSON: show its type
+        return type(value).__name__
+
+
 def _shown(value) -> str:
     try:
         text = json.dumps(value)
@@ -206,8 +280,12 @@ def read_hparams(text: str | None) -> dict[str, Any]:
                 "pass e.g. '{\"learning_rate\": 0.001}' or a path to a .json file"
             )
         source = text
-        with open(text) as f:
-            text = f.read()
+        with open(text, "rb") as f:
+            raw = f.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"{source} is not UTF-8 text; save it as UTF-8 JSON") from None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
@@ -254,7 +332,7 @@ def load_submission(name_or_path: str) -> Submission:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except Exception as e:  # the user's file: report, don't crash
+    except (Exception, SystemExit) as e:  # the user's file: report, don't crash or exit
         raise UserError(
             f"could not import submission file {name_or_path}: {type(e).__name__}: {e}"
         ) from None

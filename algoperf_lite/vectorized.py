@@ -66,6 +66,7 @@ def vector_program(
         return _PROGRAMS[key], False
     if mesh is not None and size % mesh.size:
         raise UserError(f"{size} trials do not split over {mesh.size} devices")
+    submission.check_optimizer(hparam_names, workload.step_hint)
     data = runner.device_data(workload)
     x, y = data.train
     init, step, evaluate = runner.trial_functions(workload, submission, batch_size, len(x))

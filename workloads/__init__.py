@@ -77,8 +77,9 @@ def _from_file(path: str, attribute: str):
     sys.modules[module_name] = module  # the definition hash reads the source through it
     try:
         spec.loader.exec_module(module)
-    except Exception as e:  # the user's file: report, don't crash
-        raise UserError(f"could not import workload file {path}: {type(e).__name__}: {e}") from None
+    except (Exception, SystemExit) as e:  # the user's file: report, don't crash or exit
+        message = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
+        raise UserError(f"could not import workload file {path}: {message}") from None
     workload = getattr(module, attribute, None)
     if not isinstance(workload, Workload):
         raise UserError(

@@ -1,0 +1,20 @@
+"""A workload declared with eval_every=0."""
+
+import flax.linen as nn
+import numpy as np
+
+from algoperf_lite import Workload
+
+
+def load_splits():
+    x = np.zeros((64, 4), np.float32)
+    return {s: (x, np.zeros(64, np.int32)) for s in ("train", "validation", "test")}
+
+
+BAD = Workload(
+    name="zero_eval_every",
+    description="bad",
+    make_model=lambda: nn.Dense(2),
+    load_splits=load_splits,
+    **{"batch_size": 8, "step_hint": 10, "eval_every": 5, "eval_every": 0},
+)
