@@ -54,8 +54,11 @@ CNN = Workload(
     make_model=CNN2DModel,
     load_splits=load_splits,
     batch_size=64,
-    step_hint=300,  # the target-setting horizon; the budget is 4/3 of it
-    eval_every=20,
+    # The target-setting horizon (the budget is 4/3 of it): short, so that the model is
+    # still learning there. Longer, its validation loss on 300 images is a few
+    # misclassified ones, and varied 5x from seed to seed.
+    step_hint=100,
+    eval_every=10,
     # Accuracy saturates (99.7-100% of 300 images), so the target is on the loss.
     metric="loss",
     higher_is_better=False,
