@@ -16,5 +16,7 @@ BAD = Workload(
     description="bad",
     make_model=lambda: nn.Dense(2),
     load_splits=load_splits,
-    **{"batch_size": 8, "step_hint": 10, "eval_every": 5, "eval_every": 0},
+    batch_size=8,
+    step_hint=10,
+    eval_every=0,
 )
