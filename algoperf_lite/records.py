@@ -50,7 +50,34 @@ def read_result(folder: str) -> dict | None:
         ) from None
     if not isinstance(stored, dict):
         raise UserError(f"{path} is not a trial result; rerun the same command to redo the trial")
+    if stored.get("status") == io.RUNNING:
+        return stored
+    for field, kinds in RESULT_TYPES.items():
+        value = stored.get(field)
+        wrong = isinstance(value, bool) or not isinstance(value, kinds)
+        if wrong or (isinstance(value, float) and not math.isfinite(value)):
+            raise UserError(
+                f"{path} is damaged ('{field}' is {type(value).__name__}); rerun the same "
+                "command to redo the trial"
+            )
     return stored
+
+
+_INT, _NUMBER, _STR = (int,), (int, float), (str,)
+# The fields a finished result.json must hold, with their types (None: absent).
+RESULT_TYPES = {
+    "status": _STR,
+    "submission": _STR,
+    "submission_hash": _STR,
+    "workload_hash": _STR,
+    "measurements_sha256": _STR,
+    "metric": _STR,
+    "steps": _INT,
+    "max_steps": _INT,
+    "step_hint": _INT,
+    "steps_to_target": (*_INT, type(None)),
+    "target": (*_NUMBER, type(None)),
+}
 
 
 def damage(folder: str, stored: dict) -> str | None:

@@ -214,3 +214,211 @@ def test_scorer_reads_damaged_trial_files_correctly_or_refuses(counter, tmp_path
         return
     assert expected is not None, f"read a malformed file as {got}"
     assert got == expected
+
+
+# --- CLI numbers ---------------------------------------------------------------
+
+NUMBER_FLAGS = {
+    "--seed": lambda t: t.isdigit() and int(t) <= 2**31 - 1,
+    "--trial": lambda t: t.isdigit() and int(t) >= 1,
+    "--checkpoint-every": lambda t: t.isdigit() and int(t) >= 1,
+    "--max-seconds": lambda t: _positive_finite(t),
+    "--checkpoint-seconds": lambda t: _positive_finite(t),
+}
+
+
+def _positive_finite(text):
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(value) and value > 0
+
+
+number_texts = (
+    st.integers(-(2**40), 2**40).map(str)
+    | st.floats(allow_nan=True, allow_infinity=True).map(repr)
+    | st.sampled_from(["nan", "inf", "-0", "1e-300", "2147483648", "0x10", "1_000", " 3"])
+    | st.text(max_size=5)
+)
+
+
+@settings(SETTINGS, max_examples=min(SETTINGS.max_examples, 60))
+@given(flag=st.sampled_from(sorted(NUMBER_FLAGS)), text=number_texts)
+def test_cli_numbers(counter, tmp_path, capsys, flag, text):
+    out = str(tmp_path / f"out{abs(hash((flag, text)))}")
+    argv = ["run", "--workload", "digits_logreg", "--submission", "sgd", "--max-steps", "2"]
+    code = main([*argv, "--output", out, f"{flag}={text}"])
+    captured = capsys.readouterr()
+    valid = NUMBER_FLAGS[flag](text)
+    assert code == (0 if valid else 2), (flag, text, captured.err)
+    if code == 2:
+        counter["bad"] += 1
+        lines = captured.err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("algoperf-lite: error: "), captured.err
+
+
+# --- User code -----------------------------------------------------------------
+
+FACTORIES = {
+    "raise": ("raise RuntimeError('boom')", False),
+    "none": ("return None", False),
+    "number": ("return 3", False),
+    "dict": ("return {'lr': hparams['learning_rate']}", False),
+    "sgd": ("return optax.sgd(hparams['learning_rate'])", True),
+}
+BATCH_SIZES = {
+    "absent": (None, True),
+    "zero": ("return 0", False),
+    "negative": ("return -5", False),
+    "string": ("return '64'", False),
+    "float": ("return 64.0", False),
+    "bool": ("return True", False),
+    "good": ("return 32", True),
+    "raise": ("raise KeyError(workload_name)", False),
+}
+MODULE_LEVEL = {"plain": ("", True), "exit": ("sys.exit(0)", False), "fail": ("1 / 0", False)}
+
+
+@settings(SETTINGS, max_examples=min(SETTINGS.max_examples, 40))
+@given(
+    factory=st.sampled_from(sorted(FACTORIES)),
+    batch=st.sampled_from(sorted(BATCH_SIZES)),
+    module=st.sampled_from(sorted(MODULE_LEVEL)),
+)
+def test_user_code(counter, tmp_path, capsys, factory, batch, module):
+    body, factory_ok = FACTORIES[factory]
+    batch_body, batch_ok = BATCH_SIZES[batch]
+    top, module_ok = MODULE_LEVEL[module]
+    source = ["import sys", "import optax", top, "HPARAMS = {'learning_rate': 0.1}", ""]
+    source += ["def make_optimizer(hparams, step_hint):", f"    {body}", ""]
+    if batch_body is not None:
+        source += ["def get_batch_size(workload_name):", f"    {batch_body}", ""]
+    path = tmp_path / f"sub_{factory}_{batch}_{module}.py"
+    path.write_text("\n".join(source))
+    out = str(tmp_path / f"out_{factory}_{batch}_{module}")
+    argv = ["run", "--workload", "digits_logreg", "--submission", str(path), "--max-steps", "2"]
+    code = main([*argv, "--output", out])
+    captured = capsys.readouterr()
+    valid = factory_ok and batch_ok and module_ok
+    assert code == (0 if valid else 2), (factory, batch, module, captured.err)
+    if code == 2:
+        counter["bad"] += 1
+        lines = captured.err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("algoperf-lite: error: "), captured.err
+
+
+# --- Tampered experiment folders -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory):
+    from algoperf_lite.tuning import tune
+    from workloads import WORKLOADS
+
+    out = str(tmp_path_factory.mktemp("tamper") / "sgd")
+    space = [{"learning_rate": 0.3}, {"learning_rate": 0.01}]
+    tune(
+        [WORKLOADS["digits_logreg"]],
+        load_submission("sgd"),
+        space,
+        output=out,
+        trials=2,
+        studies=2,
+        progress=False,
+    )
+    return out
+
+
+def oracle_times(folder):
+    """The experiment's time, read independently from its untouched result files."""
+    studies = []
+    for study in sorted(os.listdir(folder)):
+        if not study.startswith("study_"):
+            continue
+        base = os.path.join(folder, study, "digits_logreg_jax")
+        steps = []
+        for trial in sorted(os.listdir(base)):
+            result = json.load(open(os.path.join(base, trial, "result.json")))
+            steps.append(result["steps_to_target"] or math.inf)
+        studies.append(min(steps))
+    studies.sort()
+    return {"digits_logreg": (studies[0] + studies[1]) / 2}
+
+
+TRIAL_FILES = ("eval_measurements.csv", "result.json", "hparams.json")
+RESULT_FIELDS = (
+    "status",
+    "steps_to_target",
+    "submission",
+    "max_steps",
+    "steps",
+    "target",
+    "measurements_sha256",
+    "step_hint",
+    "submission_hash",
+    "compile_time_sec",
+)
+
+
+@st.composite
+def tamperings(draw):
+    study, trial = draw(st.integers(0, 1)), draw(st.integers(1, 2))
+    where = f"study_{study}/digits_logreg_jax/trial_{trial}"
+    how = draw(
+        st.sampled_from(
+            ["none", "cell", "cut", "delete", "field", "drop_study", "copy_trial", "manifest"]
+        )
+    )
+    detail = {
+        "file": draw(st.sampled_from(TRIAL_FILES)),
+        "field": draw(st.sampled_from(RESULT_FIELDS)),
+        "value": draw(json_values),
+        "at": draw(st.integers(0, 10**4)),
+        "text": draw(st.text(max_size=8)),
+    }
+    return where, how, detail
+
+
+@settings(SETTINGS, max_examples=min(SETTINGS.max_examples, 80))
+@given(tampering=tamperings())
+def test_tampered_folders_are_refused_or_scored_correctly(counter, experiment, tmp_path, tampering):
+    import shutil
+    import tempfile
+
+    from algoperf_lite.scoring import score
+
+    expected = oracle_times(experiment)
+    copy = os.path.join(tempfile.mkdtemp(dir=tmp_path), "sgd")
+    shutil.copytree(experiment, copy)
+    where, how, d = tampering
+    trial = os.path.join(copy, where)
+    if how == "cell":
+        path = os.path.join(trial, "eval_measurements.csv")
+        text = open(path).read()
+        i = d["at"] % len(text)
+        open(path, "w").write(text[:i] + d["text"] + text[i + 1 :])
+    elif how == "cut":
+        path = os.path.join(trial, d["file"])
+        text = open(path).read()
+        open(path, "w").write(text[: d["at"] % (len(text) + 1)])
+    elif how == "delete":
+        os.remove(os.path.join(trial, d["file"]))
+    elif how == "field":
+        path = os.path.join(trial, "result.json")
+        stored = json.load(open(path))
+        stored[d["field"]] = d["value"]
+        open(path, "w").write(json.dumps(stored))
+    elif how == "drop_study":
+        shutil.rmtree(os.path.dirname(os.path.dirname(trial)))
+    elif how == "copy_trial":
+        shutil.copytree(trial, os.path.join(os.path.dirname(trial), "trial_9"))
+    elif how == "manifest":
+        os.remove(os.path.join(copy, "manifest.json"))
+    try:
+        got = score({"sgd": copy}).times["sgd"]
+    except UserError as e:
+        counter["bad"] += 1
+        assert "\n" not in str(e).strip()
+        return
+    assert got == expected, (how, d)
