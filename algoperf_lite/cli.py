@@ -187,6 +187,7 @@ def cmd_score(args) -> int:
         time=args.time,
         targets=targets,
         allow_mixed=args.allow_mixed,
+        verify=not args.unverified,
     )
     if args.report:
         report.write(args.report)
@@ -228,6 +229,9 @@ def cmd_benchmark(args) -> int:
             experiments[name] = folder
     report = scoring.score(experiments, time=args.time)
     report.write(os.path.join(output, "report"))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+        return 0
     print(report.markdown())
     print(f"report and performance profile in {os.path.join(output, 'report')}")
     return 0
@@ -508,6 +512,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--targets", help="JSON file of targets for workloads we do not know")
     p.add_argument("--report", help="write scores.md, times.csv and the profile plot here")
     p.add_argument(
+        "--unverified",
+        action="store_true",
+        help="score folders without our records (AlgoPerf's own): integrity checks off",
+    )
+    p.add_argument(
         "--allow-mixed",
         action="store_true",
         help="score results of different workload definitions or targets together",
@@ -520,6 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="experiment folder (default: runs/benchmark/<submission>)")
     p.add_argument("--baselines", default=BASELINES, help="folder of baseline experiments")
     p.add_argument("--time", choices=["steps", "seconds"], default="steps")
+    p.add_argument("--json", action="store_true", help="scores, intervals and verdicts as JSON")
     _add_tuning_args(p)
     p.set_defaults(func=cmd_benchmark)
 

@@ -265,3 +265,28 @@ def test_bad_tune_score_and_analyze_inputs(capsys, tmp_path):
         code, _, err = run_cli(capsys, *argv)
         assert code == 2, (name, err)
         assert err.count("\n") == 1 and expected in err and "Traceback" not in err, (name, err)
+
+
+def test_a_full_disk_is_one_line_exit_2(capsys, tmp_path, monkeypatch):
+    import errno
+
+    from algoperf_lite import io
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(io, "write_atomic", full)
+    code, _, err = run_cli(
+        capsys,
+        "run",
+        "--workload",
+        "digits_logreg",
+        "--submission",
+        "sgd",
+        "--max-steps",
+        "2",
+        "--output",
+        str(tmp_path),
+    )
+    assert code == 2 and err.count("\n") == 1
+    assert "the disk is full writing" in err and "finished trials are kept" in err
