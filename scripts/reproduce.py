@@ -34,12 +34,7 @@ from algoperf_lite import (  # noqa: E402
     reports,
     scoring,
 )
-from algoperf_lite.search_space import default_space  # noqa: E402
-from algoperf_lite.spec import load_submission  # noqa: E402
-from algoperf_lite.tuning import tune  # noqa: E402
 from workloads import WORKLOADS, suite  # noqa: E402
-
-BASELINE_SUBMISSIONS = ("nadamw", "adamw", "sgd", "plain_sgd")  # plain_sgd: negative control
 
 
 def main():
@@ -71,15 +66,13 @@ def main():
             )
         importance_study.run_all(os.path.join(sweeps_dir, importance_study.SWEEP_FILE))
         landscape_study.run_all(os.path.join(sweeps_dir, landscape_study.SWEEP_FILE), WORKLOADS)
-        for name in BASELINE_SUBMISSIONS:
-            tune(
-                offline,
-                load_submission(name),
-                default_space(name),
-                output=os.path.join(baselines_dir, name),
-            )
+        reports.run_baselines(baselines_dir)
         print(f"sweeps and baselines: {time.perf_counter() - tic:.0f}s")
 
+    io.write_atomic(
+        os.path.join(results, "targets.md"),
+        reports.targets_markdown([w for w in WORKLOADS.values() if w.offline]),
+    )
     report = reports.baseline(offline, seeds=args.seeds)
     io.write_json(os.path.join(results, "baseline.json"), report)
     io.write_atomic(os.path.join(results, "baseline.md"), reports.baseline_markdown(report))
@@ -104,7 +97,7 @@ def main():
         for path in module.write(results):
             print("wrote", os.path.relpath(path, ROOT))
 
-    experiments = {n: os.path.join(baselines_dir, n) for n in BASELINE_SUBMISSIONS}
+    experiments = {n: os.path.join(baselines_dir, n) for n in reports.BASELINE_SUBMISSIONS}
     scored = scoring.score({n: p for n, p in experiments.items() if os.path.isdir(p)})
     io.write_atomic(os.path.join(results, "baselines.md"), reports.baselines_markdown(scored))
     scoring.plot_profiles(scored, os.path.join(results, "baselines_profile.png"))

@@ -1,0 +1,27 @@
+"""Rerun the committed baselines (external tuning, shipped search spaces) on the
+offline suite into results/baselines/; resumes where a kill left it.
+
+    python scripts/run_baselines.py                        # nadamw, adamw, sgd, plain_sgd
+    python scripts/run_baselines.py --submission plain_sgd
+"""
+
+import argparse
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from algoperf_lite import reports  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submission", action="append", choices=reports.BASELINE_SUBMISSIONS)
+    parser.add_argument("--output", default=os.path.join(ROOT, "results", "baselines"))
+    args = parser.parse_args()
+    reports.run_baselines(args.output, args.submission or reports.BASELINE_SUBMISSIONS)
+
+
+if __name__ == "__main__":
+    main()
