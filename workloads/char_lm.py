@@ -1,4 +1,4 @@
-"""Byte-level language modelling on the English documentation text that ships
+"""Character-level language modelling on the English documentation text that ships
 with CPython (``pydoc_data.topics``: the help texts of the language reference,
 no download). The topics are joined in sorted order; the corpus's SHA-256
 prefix and size are recorded in ``CORPUS`` and checked on load, so that a
@@ -8,7 +8,7 @@ text never holds), so the vocabulary is 128 symbols: the output layer was the
 costliest part of the step at 256. The stream is cut into non-overlapping
 windows of ``SEQ_LEN + 1`` symbols; the first 94% of windows train, the next
 3% validate, the last 3% test (contiguous, so no window leaks text into
-another split)."""
+another split; held-out windows that repeat a training window are dropped)."""
 
 import functools
 import hashlib
@@ -52,11 +52,14 @@ def next_byte_pairs(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def windows_splits(data: bytes, seq_len: int = SEQ_LEN) -> dict:
-    """Contiguous 94/3/3 split of non-overlapping ``seq_len + 1`` windows."""
+    """Contiguous 94/3/3 split of non-overlapping ``seq_len + 1`` windows; held-out
+    windows that also occur in training (repeated table rules) are dropped."""
     w = windows(data, seq_len)
     n_val = int(HELD_OUT * len(w))
     n_train = len(w) - 2 * n_val
     parts = np.split(w, [n_train, n_train + n_val])
+    seen = {row.tobytes() for row in parts[0]}
+    parts[1:] = [p[[row.tobytes() not in seen for row in p]] for p in parts[1:]]
     names = ("train", "validation", "test")
     return {name: next_byte_pairs(part) for name, part in zip(names, parts, strict=True)}
 
