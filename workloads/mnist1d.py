@@ -100,6 +100,8 @@ CNN = Workload(
     make_model=CNN1DModel,
     load_splits=load_splits,
     batch_size=128,
-    step_hint=1000,  # the target-setting horizon; the budget is 4/3 of it (targets.json)
+    # The target-setting horizon (the budget is 4/3 of it): at 1000 steps accuracy had
+    # levelled off at 97.6%, and the check reached the target on only 16 of 20 seeds.
+    step_hint=500,
     eval_every=100,
 )
