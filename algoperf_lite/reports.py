@@ -17,16 +17,19 @@ from algoperf_lite.spec import load_submission
 BASELINE_SUBMISSIONS = ("nadamw", "adamw", "sgd", "plain_sgd")
 
 
-def run_baselines(folder: str, names=BASELINE_SUBMISSIONS, progress: bool = True) -> None:
-    """Tune each baseline with its shipped search space on the offline suite (external
-    tuning, 3 studies x 5 trials) into ``folder/<name>``; resumes what a kill left."""
+def run_baselines(
+    folder: str, names=BASELINE_SUBMISSIONS, workloads=None, progress: bool = True
+) -> None:
+    """Tune each baseline with its shipped search space on the offline suite (or
+    ``workloads``; external tuning, 3 studies x 5 trials) into ``folder/<name>``;
+    resumes what a kill left."""
     from algoperf_lite.search_space import default_space
     from algoperf_lite.tuning import tune
     from workloads import suite
 
     for name in names:
         tune(
-            suite("offline"),
+            workloads or suite("offline"),
             load_submission(name),
             default_space(name),
             output=os.path.join(folder, name),

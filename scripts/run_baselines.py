@@ -13,14 +13,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from algoperf_lite import reports  # noqa: E402
+from workloads import get_workload  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submission", action="append", choices=reports.BASELINE_SUBMISSIONS)
+    parser.add_argument("--workload", action="append", help="repeatable; default: offline suite")
     parser.add_argument("--output", default=os.path.join(ROOT, "results", "baselines"))
     args = parser.parse_args()
-    reports.run_baselines(args.output, args.submission or reports.BASELINE_SUBMISSIONS)
+    chosen = [get_workload(n) for n in args.workload] if args.workload else None
+    reports.run_baselines(args.output, args.submission or reports.BASELINE_SUBMISSIONS, chosen)
 
 
 if __name__ == "__main__":
