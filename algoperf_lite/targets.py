@@ -99,7 +99,10 @@ def _summary(workload: Workload, result) -> dict:
         "steps_to_target": result.steps_to_target,
         "time_to_target": result.time_to_target,
         "train_seconds": round(result.submission_time_sec, 3),
-        "curve": [[r["global_step"], r[column], r[test_column]] for r in result.rows],
+        # A diverged run's last values are NaN or inf: null in the journal.
+        "curve": [
+            [r["global_step"], _finite(r[column]), _finite(r[test_column])] for r in result.rows
+        ],
     }
 
 
