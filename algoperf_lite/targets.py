@@ -279,3 +279,36 @@ def _best_of(workload: Workload, runs: list[dict]):
     if not values:
         return None
     return min(values) if not workload.higher_is_better else max(values)
+
+
+def baseline_list(journals: dict[str, str], workloads: dict, optimizer: str, length: int = 5):
+    """A ``length``-point hyperparameter list for ``optimizer``, built greedily
+    (``lists.build``) from its target-setting searches on ``workloads``.
+
+    Every workload's search ran the same quasi-random points (one Halton stream
+    per optimizer), so point i is one hyperparameter setting tried everywhere.
+    A point's outcome on a workload is its rank there by best validation value
+    (1 = best; a diverged run ranks last), so the list covers the workloads the
+    way Medapati et al.'s lists do, without needing a target the search runs
+    were not given."""
+    import numpy as np
+    import pandas as pd
+
+    from algoperf_lite import lists
+
+    columns, points = {}, {}
+    for name, path in journals.items():
+        w = workloads[name]
+        runs = Journal(path, w.definition_hash).records
+        search = {
+            i: r for (phase, opt, i), r in runs.items() if phase == "search" and opt == optimizer
+        }
+        values = pd.Series({i: _finite(r["best"]) for i, r in search.items()}, dtype=float)
+        signed = values if not w.higher_is_better else -values
+        columns[name] = signed.rank(method="min", na_option="bottom")
+        points.update({i: r["hparams"] for i, r in search.items()})
+    ranks = pd.DataFrame(columns).dropna()
+    if ranks.empty:
+        raise RuntimeError(f"no finished {optimizer} search runs in the journals")
+    chosen = lists.build(ranks.astype(float).where(np.isfinite(ranks), np.inf), length)
+    return [points[i] for i in chosen]

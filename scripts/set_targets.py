@@ -36,6 +36,27 @@ def save(name: str, entry: dict) -> None:
         io.write_json(TARGETS_FILE, targets)
 
 
+# Baseline submission -> the reference optimizer whose searches its list comes from.
+BASELINE_LISTS = {"nadamw": "nadamw", "adamw": "adamw", "sgd": "nesterov"}
+
+
+def write_baseline_lists() -> None:
+    """Each baseline's shipped search space: a 5-point list built from its optimizer's
+    target-setting searches on the offline workloads (see targets.baseline_list)."""
+    from algoperf_lite.search_space import SPACES_DIR
+    from algoperf_lite.targets import baseline_list
+
+    offline = [n for n, w in DECLARED.items() if w.offline and w.variant_of is None]
+    journals = {n: os.path.join(JOURNALS, f"{n}.jsonl") for n in offline}
+    for submission, optimizer in BASELINE_LISTS.items():
+        points = baseline_list(journals, DECLARED, optimizer)
+        path = os.path.join(SPACES_DIR, f"{submission}.json")
+        with open(path, "w") as f:
+            json.dump(points, f, indent=2, sort_keys=True)
+            f.write("\n")
+        print(f"wrote {os.path.relpath(path)} ({len(points)} points from {optimizer}'s searches)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(

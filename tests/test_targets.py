@@ -42,6 +42,11 @@ def test_procedure_targets_budget_check_and_resume(tmp_path):
     assert all(r["steps_to_target"] <= 54 for r in hits)
     assert all(r["curve"][-1][0] == r["steps_to_target"] for r in hits)
 
+    # A baseline list from the searches: the best search point of the optimizer comes first.
+    nadamw = [r for r in search if r["optimizer"] == "nadamw"]
+    listed = targets.baseline_list({tiny.name: str(journal)}, {tiny.name: tiny}, "nadamw", 2)
+    assert listed[0] == min(nadamw, key=lambda r: r["best"])["hparams"] and len(listed) == 2
+
     # Killed and rerun: nothing runs again, the same entry comes back.
     again = targets.set_target(tiny, str(journal), trials=2, seeds=3, progress=False)
     assert journal.read_text().count("\n") == len(lines)
