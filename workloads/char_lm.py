@@ -38,10 +38,11 @@ def corpus_record() -> dict:
     return {"sha256": hashlib.sha256(data).hexdigest()[:16], "bytes": len(data)}
 
 
-def windows(data: bytes, seq_len: int = SEQ_LEN) -> np.ndarray:
-    """Non-overlapping ``seq_len + 1``-token windows of ``data`` (the tail is dropped)."""
+def windows(data: bytes, seq_len: int = SEQ_LEN, vocab: int = VOCAB) -> np.ndarray:
+    """Non-overlapping ``seq_len + 1``-token windows of ``data`` (the tail is dropped);
+    bytes from ``vocab`` up become token 0."""
     tokens = np.frombuffer(data, np.uint8).astype(np.int32)
-    tokens = np.where(tokens < VOCAB, tokens, 0)
+    tokens = np.where(tokens < vocab, tokens, 0)
     n = len(tokens) // (seq_len + 1)
     return tokens[: n * (seq_len + 1)].reshape(n, seq_len + 1)
 

@@ -33,6 +33,8 @@ from algoperf_lite.layers import Dropout
 from algoperf_lite.spec import Workload
 from workloads import char_lm
 
+BYTES = 256  # the TFDS text workloads model every byte
+
 SPLIT_SEED = 0
 TEXT_SEQ_LEN = 128
 
@@ -94,7 +96,7 @@ def _text(dataset: str, splits: dict[str, tuple[str, int | None]]):
         for name, (split, limit) in splits.items():
             texts = [e["text"] for e in read_split(dataset, split, limit)]
             data = b"\n".join(t.encode() if isinstance(t, str) else bytes(t) for t in texts)
-            out[name] = char_lm.next_byte_pairs(char_lm.windows(data, TEXT_SEQ_LEN))
+            out[name] = char_lm.next_byte_pairs(char_lm.windows(data, TEXT_SEQ_LEN, BYTES))
         return out
 
     return functools.cache(load)
@@ -310,7 +312,12 @@ TINY_SHAKESPEARE = _declare(
     name="tiny_shakespeare_transformer",
     description="4-layer byte-level transformer LM on Tiny Shakespeare (TFDS)",
     make_model=functools.partial(
-        char_lm.TransformerLM, width=128, depth=4, num_heads=4, max_len=TEXT_SEQ_LEN
+        char_lm.TransformerLM,
+        vocab=BYTES,
+        width=128,
+        depth=4,
+        num_heads=4,
+        max_len=TEXT_SEQ_LEN,
     ),
     load_splits=_text(
         "tiny_shakespeare",
@@ -327,7 +334,12 @@ LM1B = _declare(
     name="lm1b_transformer",
     description="small byte-level transformer LM on 200k LM1B sentences (TFDS)",
     make_model=functools.partial(
-        char_lm.TransformerLM, width=256, depth=4, num_heads=8, max_len=TEXT_SEQ_LEN
+        char_lm.TransformerLM,
+        vocab=BYTES,
+        width=256,
+        depth=4,
+        num_heads=8,
+        max_len=TEXT_SEQ_LEN,
     ),
     load_splits=_text(
         "lm1b",
