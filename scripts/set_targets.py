@@ -67,7 +67,15 @@ def main():
     parser.add_argument(
         "--trials-per-step", type=int, help="vmapped lanes (default: where it pays)"
     )
+    parser.add_argument(
+        "--baseline-lists",
+        action="store_true",
+        help="instead: write the baselines' 5-point lists from the offline searches' journals",
+    )
     args = parser.parse_args()
+    if args.baseline_lists:
+        write_baseline_lists()
+        return
     names = args.workload or [n for n, w in DECLARED.items() if w.offline]
     unknown = [n for n in names if n not in DECLARED]
     if unknown:
