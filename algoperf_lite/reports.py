@@ -133,8 +133,7 @@ def baselines_markdown(report) -> str:
             "negative control. `algoperf-lite benchmark` scores a new submission beside these.",
             "Regenerate the experiments with `make reproduce FROM_SCRATCH=1`.",
             "",
-            report.markdown(),
-            *report.verdict_lines("nadamw" if "nadamw" in report.scores else None),
+            report.markdown(),  # with the first submission's (nadamw's) verdicts
             "",
             "## Trials that reached the target",
             "",
