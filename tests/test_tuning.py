@@ -15,8 +15,17 @@ from workloads import WORKLOADS, suite
 MLP = WORKLOADS["mnist1d_mlp"]
 
 
+# A dict space without beta2 (the shipped nadamw space is a list).
+BOX = {
+    "learning_rate": {"min": 0.0005, "max": 0.02, "scaling": "log"},
+    "one_minus_beta1": {"min": 0.02, "max": 0.2, "scaling": "log"},
+    "weight_decay": {"min": 0.001, "max": 0.3, "scaling": "log"},
+    "warmup_factor": {"feasible_points": [0.02, 0.05, 0.1]},
+}
+
+
 def test_external_plan_is_seeded_and_studies_differ(nadamw):
-    space = default_space("nadamw")
+    space = BOX
     a = plan(MLP, nadamw, space, trials=5, studies=3, seed=7)
     b = plan(MLP, nadamw, space, trials=5, studies=3, seed=7)
     assert a == b and len(a) == 15
