@@ -161,9 +161,12 @@ def read_manifest(experiment: str) -> dict:
 @contextlib.contextmanager
 def lock(folder: str, blocking: bool = True):
     """Hold ``folder``'s lock (an flock, released when the process dies); yields
-    whether it was acquired (always True when ``blocking``)."""
+    whether it was acquired (always True when ``blocking``). The lock file sits
+    beside the folder (``.<name>.lock``), so the folder holds only its results."""
     io.ensure_writable(folder)
-    with open(os.path.join(folder, LOCK_FILE), "a") as handle:
+    folder = os.path.abspath(folder)
+    path = os.path.join(os.path.dirname(folder), f".{os.path.basename(folder)}{LOCK_FILE}")
+    with open(path, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
         except BlockingIOError:
@@ -220,9 +223,16 @@ def check_launched(experiment: str, manifest: dict, trial_folders: list[str]) ->
 
 
 def verify_trial(
-    folder: str, stored: dict, manifest: dict, rows: list[dict], higher_is_better: bool
+    folder: str,
+    stored: dict,
+    manifest: dict,
+    rows: list[dict],
+    higher_is_better: bool,
+    check_status: bool = True,
 ) -> None:
-    """Cross-check one finished trial's result.json against its CSV and experiment."""
+    """Cross-check one finished trial's result.json against its CSV and experiment.
+    ``check_status=False`` (``--allow-mixed``) skips the status cross-check, which
+    uses the target the trial ran against."""
     fix = "rerun the experiment's tune command to redo it"
     problem = damage(folder, stored)
     if problem is not None:
@@ -252,7 +262,7 @@ def verify_trial(
         )
     metric, target = stored.get("metric"), stored.get("target")
     reported = stored.get("steps_to_target")
-    if target is None or not rows or metric not in rows[0]:
+    if not check_status or target is None or not rows or metric not in rows[0]:
         return
 
     def meets(row):

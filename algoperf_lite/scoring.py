@@ -208,7 +208,12 @@ def read_experiment(
             if verify:
                 _check_against_registry(t, workload, result, allow_mixed or targets is not None)
                 records.verify_trial(
-                    t, result, manifest, read_rows(path), direction(result.get("metric", ""))
+                    t,
+                    result,
+                    manifest,
+                    read_rows(path),
+                    direction(result.get("metric", "")),
+                    check_status=not allow_mixed,
                 )
             if os.path.exists(path) or verify:
                 times.append(trial_time(path, target, time))

@@ -87,4 +87,5 @@ def test_batch_size_falls_back_when_the_file_knows_only_algoperf_workloads(tmp_p
     path = tmp_path / "algoperf_style.py"
     path.write_text(source)
     submission = load_submission(str(path))
-    assert submission.batch_size(get_workload("digits_cnn")) == 64
+    digits = get_workload("digits_cnn")
+    assert submission.batch_size(digits) == digits.batch_size == 16

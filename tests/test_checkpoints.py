@@ -122,13 +122,16 @@ def test_other_runtime_errors_are_not_swallowed(monkeypatch, nadamw):
         run_trial(MLP, nadamw, seed=0, max_steps=20)
 
 
-def test_killed_after_the_final_checkpoint_does_not_train_on(tmp_path, nadamw):
+def test_killed_after_the_final_checkpoint_does_not_train_on(tmp_path):
     folder = str(tmp_path / "trial")
-    first = run_trial(MLP, nadamw, seed=0, output_dir=folder, checkpoint_every=500)
+    # The target-setting point, so that the trial reaches the target before its budget.
+    nadamw = load_submission(MLP.provenance["winner"]["submission"])
+    point = MLP.provenance["best_hparams"]
+    first = run_trial(MLP, nadamw, point, seed=0, output_dir=folder, checkpoint_every=500)
     assert first.status == "target_reached" and first.steps < MLP.step_hint
     running = {**io.read_json(os.path.join(folder, io.RESULT_FILE)), "status": io.RUNNING}
     io.write_json(os.path.join(folder, io.RESULT_FILE), running)  # as if killed right then
-    again = run_trial(MLP, nadamw, seed=0, output_dir=folder, checkpoint_every=500)
+    again = run_trial(MLP, nadamw, point, seed=0, output_dir=folder, checkpoint_every=500)
     assert (again.steps, again.steps_to_target, again.final) == (
         first.steps,
         first.steps_to_target,
