@@ -339,6 +339,8 @@ def oracle_times(folder):
         base = os.path.join(folder, study, "digits_logreg_jax")
         steps = []
         for trial in sorted(os.listdir(base)):
+            if not trial.startswith("trial_"):
+                continue  # the lock files beside the trial folders
             result = json.load(open(os.path.join(base, trial, "result.json")))
             steps.append(result["steps_to_target"] or math.inf)
         studies.append(min(steps))
