@@ -1,31 +1,33 @@
 """Gradient-flow integrators compared at equal steps, gradient evaluations and time.
 
-Our interpretation of Ma et al. (2024). On each offline workload, each method
-(``euler`` = plain SGD, ``heun``, ``rk4``, ``adams_bashforth``) first runs the
-workload's full step budget at each learning rate of :data:`LEARNING_RATES`;
-the rate with the lowest final training loss is kept for that method. Then,
-at that rate, each method runs again with
+Our interpretation of Ma et al. (2024). On each offline base workload, each
+method (``euler`` = plain SGD, ``heun``, ``rk4``, ``adams_bashforth``) runs the
+workload's full step budget on ``SEEDS`` at learning rates of the half-decade
+grid, extended until its best rate (lowest mean final training loss; a rate
+where any seed diverges counts as diverged) is bracketed by worse rates on
+both sides (``claims.bracket``). Then, at that rate, each method runs again with
 
 * **equal gradient evaluations**: ``step_hint // GRAD_EVALS_PER_STEP`` steps;
 * **equal time**: as many steps as fit in Euler's training time at its best
-  rate, from the method's measured time per step;
+  rate, from each method's time per step measured alone (one seed, no vmap);
 
 with the schedule's horizon set to the steps taken, so every run completes
-its warmup and cosine decay. Runs are stored (with loss curves) in
-``results/integrators.json``; the report is rebuilt from it in seconds.
+its warmup and cosine decay. Every run is appended to
+``results/integrators.jsonl`` as it finishes (a killed study resumes); the
+report is rebuilt from it in seconds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 import os
 
+import numpy as np
 from tqdm import tqdm
 
-from algoperf_lite import io
+from algoperf_lite import claims, io, vectorized
 from algoperf_lite.runner import run_trial
 from algoperf_lite.spec import load_submission
 
@@ -35,9 +37,11 @@ METHODS = {
     "rk4": "RK4",
     "adams_bashforth": "Adams-Bashforth 3",
 }
-LEARNING_RATES = (0.1, 0.3, 1.0)
+START = (-2, -1, 0)  # grid indices of the first rates tried: 0.1, 0.316, 1
+SEEDS = (0, 1, 2, 3, 4)
+LANES = 8
 BUDGETS = ("equal steps", "equal gradient evaluations", "equal time")
-DATA_FILE = "integrators.json"
+DATA_FILE = "integrators.jsonl"
 
 
 @functools.cache
@@ -49,156 +53,214 @@ def _horizon(workload, steps):
     )
 
 
-def _run(workload, method, lr, steps):
-    horizon = _horizon(workload, steps)
-    sub = load_submission(method)
-    result = run_trial(horizon, sub, {"learning_rate": lr}, seed=0, stop_at_target=False)
-    last = result.rows[-1] if result.rows else {}
-    return {
-        "workload": workload.name,
-        "method": method,
-        "learning_rate": lr,
-        "steps": result.steps,
-        "grad_evals": result.steps * sub.grad_evals_per_step,
-        "seconds": result.submission_time_sec,
-        "status": result.status,
-        "train_loss": last.get("train/loss", math.nan) if result.status != "diverged" else math.nan,
-        "validation": last.get(workload.metric_column, math.nan),
-        "metric": workload.metric_column,
-        "curve": [
-            [r["global_step"] * sub.grad_evals_per_step, r["train/loss"]] for r in result.rows
-        ],
-    }
+def _summary(workload, submission):
+    def summary(result):
+        diverged = result.status == "diverged"
+        last = result.rows[-1] if result.rows and not diverged else {}
+        return {
+            "steps": result.steps,
+            "grad_evals": result.steps * submission.grad_evals_per_step,
+            "seconds": result.submission_time_sec,
+            "trials_per_step": result.trials_per_step,
+            "status": result.status,
+            "train_loss": last.get("train/loss"),
+            "validation": last.get(workload.metric_column),
+            "metric": workload.metric_column,
+            "curve": [
+                [r["global_step"] * submission.grad_evals_per_step, r["train/loss"]]
+                for r in result.rows
+            ],
+        }
+
+    return summary
 
 
-def _loss(run) -> float:
-    value = run["train_loss"]
-    return math.inf if value is None or not math.isfinite(value) else value
+def _seconds_per_step(book, workload, submission, method, lr) -> float:
+    """The method's time per step at ``lr``, trained alone (the clock of a vmapped
+    group is shared, so it is not used for equal time)."""
+    key = {"workload": workload.name, "method": method, "rate": lr, "budget": "timing"}
+    if book.key_of({**key, "seed": 0}) not in book.records:
+        result = run_trial(
+            workload, submission, {"learning_rate": lr}, seed=0, stop_at_target=False
+        )
+        book.add([{**key, "seed": 0, "steps": result.steps, "seconds": result.submission_time_sec}])
+    timed = book.records[book.key_of({**key, "seed": 0})]
+    return timed["seconds"] / max(timed["steps"], 1)
 
 
 def run_all(workloads, path: str, progress: bool = True) -> list[dict]:
-    runs = []
+    """Run (or resume) the study; returns every run."""
+    book = claims.journal(path, workloads)
     bar = tqdm(
-        total=len(workloads) * len(METHODS) * (len(LEARNING_RATES) + 2),
+        total=len(workloads) * len(METHODS) * (len(START) + 3) * len(SEEDS),
         desc="integrators",
         unit="run",
         disable=not progress,
     )
+
+    def cell(w, method, lr, budget, steps):
+        sub = load_submission(method)
+        horizon = _horizon(w, steps)
+        lanes = vectorized.lanes_for(horizon, sub, LANES)
+        record = {"workload": w.name, "method": method, "rate": lr, "budget": budget}
+        runs = claims.run_cell(
+            book, horizon, sub, record, {"learning_rate": lr}, SEEDS, lanes, _summary(w, sub)
+        )
+        bar.update(len(runs))
+        return runs
+
     for w in workloads:
-        best = {}
+        chosen = {}
         for method in METHODS:
-            tried = []
-            for lr in LEARNING_RATES:
-                tried.append({**_run(w, method, lr, w.step_hint), "budget": "equal steps"})
-                bar.update()
-            best[method] = min(tried, key=_loss)
-            runs += tried
-        euler_seconds = best["euler"]["seconds"]
-        for method, chosen in best.items():
+
+            def score(k, w=w, m=method):
+                runs = cell(w, m, claims.rate(k), "equal steps", w.step_hint)
+                return claims.mean_loss([r["train_loss"] for r in runs])
+
+            chosen[method] = claims.bracket(score, START).best
+        per_step = {
+            m: _seconds_per_step(book, w, load_submission(m), m, lr) for m, lr in chosen.items()
+        }
+        euler_seconds = per_step["euler"] * w.step_hint
+        for method, lr in chosen.items():
             evals = load_submission(method).grad_evals_per_step
-            per_step = chosen["seconds"] / max(chosen["steps"], 1)
             plan = {
                 "equal gradient evaluations": w.step_hint // evals,
-                "equal time": max(int(euler_seconds / per_step), 1),
+                "equal time": max(int(euler_seconds / per_step[method]), 1),
             }
             for budget, steps in plan.items():
-                runs.append({**_run(w, method, chosen["learning_rate"], steps), "budget": budget})
-                bar.update()
+                if steps != w.step_hint:  # else the equal-steps runs are this cell
+                    cell(w, method, lr, budget, steps)
     bar.close()
-    io.write_json(path, _jsonable(runs))
-    return runs
-
-
-def _jsonable(runs):
-    return json.loads(json.dumps(runs, default=float).replace("NaN", "null"))
+    return load(path)
 
 
 def load(path: str) -> list[dict]:
-    return io.read_json(path)
+    return claims.load_runs(path)
 
 
-def best_runs(runs: list[dict]) -> dict:
-    """{(workload, method, budget): run}, equal-steps runs at each method's best rate."""
-    out = {}
+@dataclasses.dataclass
+class Study:
+    """The runs arranged: each (workload, method)'s grid, and the runs of each
+    (workload, method, budget) cell at the chosen rate, in seed order."""
+
+    grids: dict
+    cells: dict
+    workloads: list
+    metrics: dict
+
+
+def arrange(runs: list[dict]) -> Study:
+    by_point: dict = {}
     for r in runs:
-        key = (r["workload"], r["method"], r["budget"])
-        if r["budget"] != "equal steps" or key not in out or _loss(r) < _loss(out[key]):
-            out[key] = r
+        if r["budget"] != "timing":
+            by_point.setdefault((r["workload"], r["method"], r["budget"], r["rate"]), []).append(r)
+    for point in by_point.values():
+        point.sort(key=lambda r: r["seed"])
+    workloads = sorted({r["workload"] for r in runs})
+    grids, cells = {}, {}
+    for w in workloads:
+        for m in METHODS:
+            rates = sorted(k[3] for k in by_point if k[:3] == (w, m, "equal steps"))
+            scores = [
+                claims.mean_loss([r["train_loss"] for r in by_point[(w, m, "equal steps", lr)]])
+                for lr in rates
+            ]
+            grid = grids[(w, m)] = claims.Bracket(rates, scores)
+            for b in BUDGETS:
+                # Where a budget's steps equal the full budget, its runs are the equal-steps runs.
+                cells[(w, m, b)] = by_point.get((w, m, b, grid.best)) or by_point.get(
+                    (w, m, "equal steps", grid.best), []
+                )
+    metrics = {r["workload"]: r["metric"] for r in runs if "metric" in r}
+    return Study(grids, cells, workloads, metrics)
+
+
+def _losses(cell) -> list[float]:
+    return [claims.finite_loss(r["train_loss"]) for r in cell]
+
+
+def study_claims(study: Study) -> list[claims.Claim]:
+    out = []
+    for b in BUDGETS:
+        for m in ("heun", "rk4", "adams_bashforth"):
+            if b == "equal gradient evaluations" and m == "adams_bashforth":
+                continue  # one gradient per step: the same runs as at equal steps
+            out.append(
+                claims.paired_claim(
+                    f"{METHODS[m]} ends below SGD (forward Euler) at {b}",
+                    {w: _losses(study.cells[(w, m, b)]) for w in study.workloads},
+                    {w: _losses(study.cells[(w, "euler", b)]) for w in study.workloads},
+                )
+            )
     return out
 
 
+def _cell_text(cell) -> str:
+    losses = [r["train_loss"] for r in cell]
+    if not cell:
+        return "-"
+    if any(v is None for v in losses):
+        return f"diverged on {sum(v is None for v in losses)} of {len(cell)} ({cell[0]['steps']})"
+    vals = [r["validation"] for r in cell]
+    return (
+        f"{np.mean(losses):.4f} ± {np.std(losses):.4f} / {np.mean(vals):.4f} ({cell[0]['steps']})"
+    )
+
+
+def _rate_text(grid: claims.Bracket) -> str:
+    below, above = grid.neighbours
+    fmt = lambda lr: "-" if lr is None else f"{lr:g}"  # noqa: E731
+    return f"{fmt(below)} < **{grid.best:g}** < {fmt(above)}"
+
+
 def markdown(runs: list[dict]) -> str:
-    best = best_runs(runs)
-    workloads = sorted({r["workload"] for r in runs})
+    study = arrange(runs)
     lines = [
         "# Gradient-flow integrators at equal steps, gradient evaluations and time",
         "",
         "Our interpretation of Ma et al. (2024): SGD is forward Euler on the gradient flow;",
         "Heun and RK4 spend 2 and 4 gradients per step, Adams-Bashforth 3 one gradient plus",
-        "history. Each method at its best learning rate of "
-        f"{', '.join(map(str, LEARNING_RATES))} (lowest final training loss at equal steps).",
-        "Cells: final training loss / final validation metric (steps). Regenerate with",
-        "`make reproduce` (from results/integrators.json; FROM_SCRATCH=1 reruns it).",
+        f"history. Each method at its best learning rate on a half-decade grid extended "
+        "until the best is bracketed (lowest mean final training loss over "
+        f"{len(SEEDS)} seeds at equal steps; a rate where any seed diverges counts as "
+        "diverged). Equal time: the steps that fit in Euler's training time, from each "
+        "method's time per step measured alone.",
+        "Cells: mean ± sd final training loss / mean final validation metric over "
+        f"{len(SEEDS)} seeds (steps). Regenerate with `make reproduce` (from "
+        "results/integrators.jsonl; FROM_SCRATCH=1 reruns it, resuming where it stopped).",
         "",
     ]
-    for w in workloads:
-        metric = next(r["metric"] for r in runs if r["workload"] == w)
+    for w in study.workloads:
         lines += [
-            f"## {w} ({metric})",
+            f"## {w} ({study.metrics.get(w, '')})",
             "",
-            "| method | lr | " + " | ".join(BUDGETS) + " |",
-            "|---" * (len(BUDGETS) + 2) + "|",
+            "| method | rates tried | below < chosen < above | " + " | ".join(BUDGETS) + " |",
+            "|---" * (len(BUDGETS) + 3) + "|",
         ]
         for m, label in METHODS.items():
-            cells = []
-            for b in BUDGETS:
-                r = best.get((w, m, b))
-                if r is None:
-                    cells.append("-")
-                elif not math.isfinite(_loss(r)):
-                    cells.append(f"diverged ({r['steps']})")
-                else:
-                    cells.append(f"{r['train_loss']:.4f} / {r['validation']:.4f} ({r['steps']})")
-            lr = best[(w, m, "equal steps")]["learning_rate"]
-            lines.append(f"| {label} | {lr} | " + " | ".join(cells) + " |")
+            grid = study.grids[(w, m)]
+            tried = ", ".join(f"{lr:g}" for lr in grid.rates)
+            cells = [_cell_text(study.cells[(w, m, b)]) for b in BUDGETS]
+            lines.append(f"| {label} | {tried} | {_rate_text(grid)} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["## Verdict", ""] + _verdict(best, workloads) + [""]
-    return "\n".join(lines)
-
-
-def _verdict(best, workloads) -> list[str]:
-    out = []
-    for b in BUDGETS:
-        wins = {m: 0 for m in METHODS}
-        for w in workloads:
-            winner = min(METHODS, key=lambda m: _loss(best[(w, m, b)]))
-            wins[winner] += 1
-        parts = ", ".join(f"{METHODS[m]} {n}" for m, n in wins.items() if n)
-        out.append(f"- At {b}, lowest training loss (workloads won): {parts}.")
-    beaten = [
-        w
-        for w in workloads
-        for m in ("heun", "rk4")
-        if _loss(best[(w, m, "equal gradient evaluations")])
-        < _loss(best[(w, "euler", "equal steps")])
-    ]
-    edge = [
-        k
-        for k, r in best.items()
-        if k[2] == "equal steps" and r["learning_rate"] == max(LEARNING_RATES)
-    ]
-    if edge:
-        out.append(
-            f"- Caveat: the best rate is the largest tried ({max(LEARNING_RATES)}) for "
-            f"{len(edge)} of {len(workloads) * len(METHODS)} (workload, method) pairs; a "
-            "wider grid could change the rankings."
+    edges = [(w, m) for (w, m), g in study.grids.items() if not g.interior]
+    lines += ["## Brackets", ""]
+    if edges:
+        lines.append(
+            "**Failure of the study**: the best rate is at the edge of its grid for "
+            + ", ".join(f"{METHODS[m]} on {w}" for w, m in edges)
+            + f" (the grid stopped at {claims.MAX_RATES} rates); their comparisons are not at "
+            "the method's best."
         )
-    out.append(
-        "- Higher order pays only if it wins at equal gradient evaluations or equal time; "
-        f"Heun or RK4 beat Euler at equal gradient evaluations in {len(beaten)} of "
-        f"{2 * len(workloads)} (method, workload) pairs."
-    )
-    return out
+    else:
+        lines.append(
+            f"Every method's chosen rate is interior on all {len(study.workloads)} workloads: "
+            "both neighbours on the grid end worse (or diverge)."
+        )
+    lines.append("")
+    lines += claims.claims_markdown(study_claims(study))
+    return "\n".join(lines)
 
 
 def plot(runs: list[dict], path: str) -> None:
@@ -207,26 +269,26 @@ def plot(runs: list[dict], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    best = best_runs(runs)
-    workloads = sorted({r["workload"] for r in runs})
-    fig, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 3.5), squeeze=False)
-    axes = axes[0]
-    for ax, w in zip(axes, workloads, strict=True):
+    study = arrange(runs)
+    n = len(study.workloads)
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    for ax, w in zip(axes.flat, study.workloads, strict=False):
         for m, label in METHODS.items():
-            curve = [
-                (x, y)
-                for x, y in best[(w, m, "equal steps")]["curve"]
-                if y is not None and math.isfinite(y)
-            ]
+            cell = study.cells[(w, m, "equal steps")]
+            curve = [(x, y) for x, y in (cell[0]["curve"] if cell else []) if y is not None]
             if curve:
                 ax.plot(*zip(*curve, strict=True), label=label)
         ax.set_yscale("log")
         ax.set_title(w, fontsize=9)
         ax.set_xlabel("gradient evaluations")
-    axes[0].set_ylabel("training loss")
-    axes[-1].legend(fontsize=7)
+        ax.set_ylabel("training loss (seed 0)")
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 

@@ -38,6 +38,36 @@ def append(path: str):
     return open(path, "a")
 
 
+class Journal:
+    """Finished runs appended to a JSON-lines file as they finish, keyed by the
+    fields ``key``. Each line is stamped with its workload's definition hash; a
+    line of another definition (the model, data or horizon changed since) is not
+    read back, so a changed workload starts afresh. ``definition`` is the hash,
+    or a function of a record giving the hash of its workload."""
+
+    def __init__(self, path: str, key: tuple[str, ...], definition):
+        self.path, self.key = path, tuple(key)
+        self.definition = definition if callable(definition) else (lambda record: definition)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self.records = {
+            self.key_of(r): r
+            for r in read_records(path)
+            if r.get("workload_hash") == self.definition(r)
+        }
+
+    def key_of(self, record: dict) -> tuple:
+        return tuple(record[k] for k in self.key)
+
+    def add(self, records: list[dict]) -> None:
+        with append(self.path) as f:
+            for r in records:
+                r = {**r, "workload_hash": self.definition(r)}
+                f.write(json.dumps(r, allow_nan=False) + "\n")
+                self.records[self.key_of(r)] = r
+            f.flush()
+            os.fsync(f.fileno())
+
+
 def record(workload: Workload, point_id: int, seed: int, result) -> dict:
     column = workload.metric_column
     return {

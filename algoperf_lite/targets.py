@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import math
 import os
 import statistics
@@ -33,7 +32,7 @@ import time
 
 from tqdm import tqdm
 
-from algoperf_lite import io, runner, search_space, sweeps, vectorized
+from algoperf_lite import io, search_space, sweeps, vectorized
 from algoperf_lite.spec import Workload, load_submission
 
 # Reference optimizer -> the registered submission that implements it (the
@@ -54,31 +53,6 @@ def reference_space(name: str) -> dict:
 def budget(horizon: int) -> int:
     """AlgoPerf's rule: submissions get 4/3 of the target-setting horizon."""
     return math.ceil(4 * horizon / 3)
-
-
-def _lanes(workload: Workload, submission, requested: int | None) -> int:
-    if requested is not None:
-        return requested
-    import jax
-
-    if jax.default_backend() != "cpu" or jax.local_device_count() > 1:
-        return vectorized.plan(workload, submission, LANES)[0]
-    names = tuple(sorted(submission.hparams))
-    program, _ = runner.compiled_program(
-        workload, submission, names, submission.batch_size(workload)
-    )
-    return LANES if program.steps is not None else 1  # fused: the step does not convolve
-
-
-def _run(workload, submission, points, seeds, lanes, stop_at_target):
-    if lanes == 1:
-        return [
-            runner.run_trial(workload, submission, p, seed=s, stop_at_target=stop_at_target)
-            for p, s in zip(points, seeds, strict=True)
-        ]
-    return vectorized.run_trials(
-        workload, submission, points, seeds, stop_at_target=stop_at_target, size=lanes
-    )
 
 
 def _summary(workload: Workload, result) -> dict:
@@ -106,32 +80,15 @@ def _summary(workload: Workload, result) -> dict:
     }
 
 
-class Journal:
-    """The finished runs of one workload's target setting, appended as they finish.
-    Runs of another definition of the workload (its model, data or horizon changed
-    since) are ignored, so a changed workload starts afresh."""
+class Journal(sweeps.Journal):
+    """The finished runs of one workload's target setting, appended as they finish;
+    runs of another definition of the workload are ignored (it starts afresh)."""
 
     def __init__(self, path: str, definition: str):
-        self.path = path
-        self.definition = definition
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        self.records = {
-            (r["phase"], r["optimizer"], r["index"]): r
-            for r in sweeps.read_records(path)
-            if r.get("workload_hash") == definition
-        }
+        super().__init__(path, ("phase", "optimizer", "index"), definition)
 
     def missing(self, phase: str, optimizer: str, count: int) -> list[int]:
         return [i for i in range(count) if (phase, optimizer, i) not in self.records]
-
-    def add(self, records: list[dict]) -> None:
-        with sweeps.append(self.path) as f:
-            for r in records:
-                r = {**r, "workload_hash": self.definition}
-                f.write(json.dumps(r, allow_nan=False) + "\n")
-                self.records[(r["phase"], r["optimizer"], r["index"])] = r
-            f.flush()
-            os.fsync(f.fileno())
 
     def get(self, phase: str, optimizer: str, count: int) -> list[dict]:
         return [self.records[(phase, optimizer, i)] for i in range(count)]
@@ -176,7 +133,7 @@ def set_target(
         for group in vectorized.groups(len(todo), lanes):
             ids = [todo[g] for g in group]
             tic = time.perf_counter()
-            results = _run(
+            results = vectorized.run_points(
                 wl,
                 submission,
                 [chosen[i] for i in ids],
@@ -198,7 +155,7 @@ def set_target(
     # 1. Quasi-random search of each reference optimizer at horizon T.
     for name in REFERENCES:
         submission = load_submission(REFERENCES[name])
-        lanes = _lanes(untargeted, submission, trials_per_step)
+        lanes = vectorized.lanes_for(untargeted, submission, LANES, trials_per_step)
         run_phase("search", name, untargeted, points[name], lambda i: 0, lanes, False)
     search = {name: book.get("search", name, trials) for name in REFERENCES}
     winner, winner_name = None, None
@@ -211,7 +168,7 @@ def set_target(
     if winner is None:
         raise RuntimeError(f"{workload.name}: every target-setting run diverged")
     submission = load_submission(REFERENCES[winner_name])
-    lanes = _lanes(untargeted, submission, trials_per_step)
+    lanes = vectorized.lanes_for(untargeted, submission, LANES, trials_per_step)
     point = winner["hparams"]
 
     # 2. The winner on 20 seeds at horizon T: the targets.

@@ -163,6 +163,35 @@ def _free_memory() -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
+def lanes_for(
+    workload: Workload, submission: Submission, most: int, requested: int | None = None
+) -> int:
+    """How many trials to train together: ``requested``; else the planner's choice
+    on accelerators and several devices; else, on one CPU, ``most`` where the step
+    fuses (it does not convolve) and 1 where it does not."""
+    if requested is not None:
+        return requested
+    if jax.default_backend() != "cpu" or jax.local_device_count() > 1:
+        return plan(workload, submission, most)[0]
+    names = tuple(sorted(submission.hparams))
+    program, _ = runner.compiled_program(
+        workload, submission, names, submission.batch_size(workload)
+    )
+    return most if program.steps is not None else 1
+
+
+def run_points(workload, submission, points, seeds, lanes: int, stop_at_target: bool):
+    """``run_trial`` of each (point, seed), ``lanes`` at a time (one: alone)."""
+    if lanes == 1:
+        return [
+            runner.run_trial(workload, submission, p, seed=s, stop_at_target=stop_at_target)
+            for p, s in zip(points, seeds, strict=True)
+        ]
+    return run_trials(
+        workload, submission, points, seeds, stop_at_target=stop_at_target, size=lanes
+    )
+
+
 def run_trials(workload: Workload, submission: Submission, points, seeds, **options):
     """Train ``len(points)`` trials together; the same results as calling
     ``run_trial(workload, submission, points[i], seed=seeds[i], ...)`` for each,

@@ -36,6 +36,19 @@ from algoperf_lite import (  # noqa: E402
 )
 from workloads import WORKLOADS, suite  # noqa: E402
 
+PAPER_STUDIES = {"integrators": integrators_study, "hypergradient": hypergradient_study}
+
+
+def rerun(name: str, results: str, offline: list) -> None:
+    """Run (or resume from its journal) one paper study on the offline suite."""
+    tic = time.perf_counter()
+    module = PAPER_STUDIES[name]
+    module.run_all(offline, os.path.join(results, module.DATA_FILE))
+    if name == "hypergradient" and module.tfds_ready():  # the paper's own problems
+        tfds = [WORKLOADS[w] for w in module.TFDS_PROBLEMS.values()]
+        module.run_all(tfds, os.path.join(results, module.TFDS_DATA_FILE))
+    print(f"{name}: {time.perf_counter() - tic:.0f}s")
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -45,6 +58,13 @@ def main():
     parser.add_argument(
         "--baseline-only", action="store_true", help="only the fresh reference runs (baseline.md)"
     )
+    parser.add_argument(
+        "--rerun",
+        action="append",
+        default=[],
+        choices=list(PAPER_STUDIES),
+        help="rerun (resume) this paper study before the reports; repeatable",
+    )
     args = parser.parse_args()
     results = args.results
     sweeps_dir = os.path.join(results, "sweeps")
@@ -52,18 +72,15 @@ def main():
     offline = suite("offline")
     study = [WORKLOADS[n] for n in lists_study.STUDY_WORKLOADS]
     os.makedirs(results, exist_ok=True)
+    for name in args.rerun:
+        if not args.from_scratch:
+            rerun(name, results, offline)
 
     if args.from_scratch:
         tic = time.perf_counter()
         lists_study.run_all(sweeps_dir, study)
-        integrators_study.run_all(study, os.path.join(results, integrators_study.DATA_FILE))
-        hypergradient_study.run_all(WORKLOADS, os.path.join(results, hypergradient_study.DATA_FILE))
-        if hypergradient_study.tfds_ready():  # the paper's own problems, when prepared
-            hypergradient_study.run_all(
-                WORKLOADS,
-                os.path.join(results, hypergradient_study.TFDS_DATA_FILE),
-                problems=hypergradient_study.TFDS_PROBLEMS,
-            )
+        for name in PAPER_STUDIES:
+            rerun(name, results, offline)
         importance_study.run_all(os.path.join(sweeps_dir, importance_study.SWEEP_FILE))
         landscape_study.run_all(os.path.join(sweeps_dir, landscape_study.SWEEP_FILE), WORKLOADS)
         reports.run_baselines(baselines_dir)
@@ -84,14 +101,15 @@ def main():
     for path in lists_study.write(study, results):
         print("wrote", os.path.relpath(path, ROOT))
 
-    for module in (integrators_study, hypergradient_study):
+    for module in PAPER_STUDIES.values():
         runs = module.load(os.path.join(results, module.DATA_FILE))
         for path in module.write(runs, results):
             print("wrote", os.path.relpath(path, ROOT))
     tfds_runs = os.path.join(results, hypergradient_study.TFDS_DATA_FILE)
     if os.path.exists(tfds_runs):
         runs = hypergradient_study.load(tfds_runs)
-        for path in hypergradient_study.write(runs, results, stem="hypergradient_tfds"):
+        problems = hypergradient_study.TFDS_PROBLEMS
+        for path in hypergradient_study.write(runs, results, "hypergradient_tfds", problems):
             print("wrote", os.path.relpath(path, ROOT))
     for module in (importance_study, landscape_study):
         for path in module.write(results):
