@@ -183,8 +183,9 @@ def _losses(cell) -> list[float]:
 def study_claims(study: Study) -> list[claims.Claim]:
     out = []
     for b in BUDGETS:
-        for m in ("heun", "rk4", "adams_bashforth"):
-            if b == "equal gradient evaluations" and m == "adams_bashforth":
+        for m in [m for m in METHODS if m != "euler"]:
+            cells = [study.cells[(w, m, b)] for w in study.workloads]
+            if b != "equal steps" and all(c and c[0]["budget"] == "equal steps" for c in cells):
                 continue  # one gradient per step: the same runs as at equal steps
             out.append(
                 claims.paired_claim(

@@ -58,6 +58,9 @@ def test_cnn_sweep_covers_every_dataset_and_the_analysis_is_consistent():
         assert table.drop(columns="mean").sum().to_numpy() == pytest.approx(1.0)
     text = importance_study.markdown(result)
     assert "## Against the paper" in text and all(d in text for d in cnn_family.DATASETS)
+    assert len(result["claims"]) == 5 and "## Verdicts, claim by claim" in text
+    for claim in result["claims"]:
+        assert claim.verdict in ("holds", "fails", "undecided") and claim.low <= claim.high
 
 
 def test_landscape_sweep_is_a_full_grid_and_analyzes():
@@ -78,9 +81,14 @@ def test_landscape_sweep_is_a_full_grid_and_analyzes():
         "workload vs workload": 12,
     }
     text = landscape_study.markdown(result)
-    findings = text.split("## The paper's findings, here")[1].strip().splitlines()
+    verdicts = [line for line in text.split("## Verdicts, claim by claim")[1].splitlines()]
+    findings = [line for line in verdicts if line.startswith("| ") and "**" in line]
     assert len(findings) == 7
-    assert all("; holds" in line or "; does not hold" in line for line in findings)
+    assert all(
+        any(f"**{v}**" in line for v in ("holds", "fails", "undecided")) for line in findings
+    )
+    for claim in landscape_study.study_claims(result):
+        assert claim.low <= claim.estimate <= claim.high
 
 
 def test_cli_analyze_importance(capsys):

@@ -1,33 +1,74 @@
-"""The integrators study end to end on a shrunk workload."""
+"""The integrators study end to end on a shrunk workload: bracketed rates,
+the three budgets, a resumed study that trains nothing, and its report."""
 
 import dataclasses
-import math
 
-from algoperf_lite import integrators_study
+import pytest
+
+from algoperf_lite import claims, integrators_study, vectorized
 from workloads import WORKLOADS
 
 
-def test_study_runs_all_budgets_and_reports(tmp_path, monkeypatch):
-    monkeypatch.setattr(integrators_study, "LEARNING_RATES", (0.05, 0.2))  # two: a real choice
-    tiny = dataclasses.replace(WORKLOADS["mnist1d_mlp"], step_hint=40, eval_every=20)
-    runs = integrators_study.run_all([tiny], str(tmp_path / "runs.json"), progress=False)
-    best = integrators_study.best_runs(runs)
+@pytest.fixture
+def small_study(monkeypatch):
+    monkeypatch.setattr(
+        integrators_study, "METHODS", {m: integrators_study.METHODS[m] for m in ("euler", "rk4")}
+    )
+    monkeypatch.setattr(integrators_study, "SEEDS", (0, 1))
+    return dataclasses.replace(WORKLOADS["digits_logreg"], step_hint=40, eval_every=20)
+
+
+def test_study_brackets_runs_all_budgets_resumes_and_reports(small_study, tmp_path, monkeypatch):
+    tiny = small_study
+    path = str(tmp_path / "runs.jsonl")
+    runs = integrators_study.run_all([tiny], path, progress=False)
+    study = integrators_study.arrange(runs)
     for method in integrators_study.METHODS:
-        evals = best[(tiny.name, method, "equal gradient evaluations")]
-        assert evals["grad_evals"] <= 40 and evals["steps"] == 40 // (
-            evals["grad_evals"] // evals["steps"]
-        )
-        assert best[(tiny.name, method, "equal steps")]["steps"] == 40
-    assert best[(tiny.name, "rk4", "equal gradient evaluations")]["steps"] == 10
-    # The chosen rate is the one with the lower final training loss.
-    euler = [r for r in runs if r["method"] == "euler" and r["budget"] == "equal steps"]
-    chosen = best[(tiny.name, "euler", "equal steps")]
-    assert chosen["train_loss"] == min(
-        r["train_loss"] for r in euler if math.isfinite(r["train_loss"])
-    )
-    paths = integrators_study.write(
-        integrators_study.load(str(tmp_path / "runs.json")), str(tmp_path)
-    )
+        grid = study.grids[(tiny.name, method)]
+        assert grid.interior  # both neighbours of the chosen rate were tried and are worse
+        assert grid.best == min(grid.rates, key=dict(zip(grid.rates, grid.scores, strict=True)).get)
+        for budget in integrators_study.BUDGETS:
+            cell = study.cells[(tiny.name, method, budget)]
+            assert [r["seed"] for r in cell] == [0, 1]
+            assert {r["rate"] for r in cell} == {grid.best}
+        assert study.cells[(tiny.name, method, "equal steps")][0]["steps"] == 40
+    assert study.cells[(tiny.name, "rk4", "equal gradient evaluations")][0]["steps"] == 10
+    assert study.cells[(tiny.name, "rk4", "equal gradient evaluations")][0]["grad_evals"] == 40
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a resumed study trained again")
+
+    monkeypatch.setattr(vectorized, "run_points", no_training)
+    monkeypatch.setattr(integrators_study, "run_trial", no_training)
+    assert len(integrators_study.run_all([tiny], path, progress=False)) == len(runs)
+
+    paths = integrators_study.write(integrators_study.load(path), str(tmp_path))
     text = open(paths[0]).read()
-    assert "| RK4 |" in text and "## Verdict" in text
+    assert "| RK4 |" in text and "## Verdicts, claim by claim" in text
+    assert "RK4 ends below SGD (forward Euler) at equal gradient evaluations" in text
+    assert "Failure of the study" not in text
     assert open(paths[1], "rb").read(4) == b"\x89PNG"
+
+
+def test_a_rate_at_the_edge_of_its_grid_is_reported_as_a_failure(small_study, tmp_path):
+    runs = [
+        {
+            "workload": "w",
+            "method": m,
+            "rate": lr,
+            "seed": s,
+            "budget": "equal steps",
+            "train_loss": loss,
+            "validation": 0.5,
+            "steps": 10,
+            "grad_evals": 10,
+            "metric": "m",
+            "curve": [],
+        }
+        for m in integrators_study.METHODS
+        for lr, loss in ((0.1, 2.0), (0.316, 1.0))  # best at the top of the grid
+        for s in (0, 1)
+    ]
+    text = integrators_study.markdown(runs)
+    assert "**Failure of the study**" in text and "RK4 on w" in text
+    assert claims.Bracket([0.1, 0.316], [2.0, 1.0]).interior is False
