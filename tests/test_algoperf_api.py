@@ -89,3 +89,56 @@ def test_batch_size_falls_back_when_the_file_knows_only_algoperf_workloads(tmp_p
     submission = load_submission(str(path))
     digits = get_workload("digits_cnn")
     assert submission.batch_size(digits) == digits.batch_size == 16
+
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def _small(name="digits_logreg", steps=12, every=4):
+    import dataclasses
+
+    return dataclasses.replace(
+        get_workload(name), step_hint=steps, eval_every=every, validation_target=None
+    )
+
+
+def test_train_state_is_passed_only_to_files_that_take_it():
+    with_it = load_submission(os.path.join(DATA, "api_train_state.py"))
+    result = run_trial(_small(), with_it, seed=0)
+    given = with_it.api.GIVEN
+    assert result.steps == 12 and len(given) == 12
+    assert set(given[0]) == {
+        "validation_goal_reached",
+        "test_goal_reached",
+        "is_time_remaining",
+        "last_eval_time",
+        "training_complete",
+        "accumulated_submission_time",
+        "accumulated_eval_time",
+        "accumulated_logging_time",
+        "last_step_end_time",
+    }
+    times = [g["accumulated_submission_time"] for g in given]
+    assert times == sorted(times) and times[-1] > 0  # the clock so far, as AlgoPerf's
+    # A file without the parameter is not handed one (it would fail if it were).
+    without = load_submission(os.path.join(DATA, "api_hooks.py"))
+    assert run_trial(_small(), without, seed=0).steps == 12
+
+
+def test_prepare_for_eval_results_are_trained_on():
+    sub = load_submission(os.path.join(DATA, "api_hooks.py"))
+    sub.api.SEEN.clear()
+    run_trial(_small(), sub, seed=0)
+    # Evaluations after steps 4 and 8 each returned a new state; the steps after
+    # them were given it.
+    assert sub.api.SEEN == [(s, s // 4) for s in range(12)]
+
+
+def test_training_complete_error_ends_training_with_a_last_evaluation(tmp_path):
+    sub = load_submission(os.path.join(DATA, "api_hooks.py"))
+    hp = {**sub.api.HPARAMS, "stop_at": 6}
+    result = run_trial(_small(), sub, hp, seed=0, output_dir=str(tmp_path))
+    assert result.stopped_by == "training_complete" and result.status == "missed"
+    # AlgoPerf counts the step that raised, then evaluates once more.
+    assert result.steps == 7 and [r["global_step"] for r in result.rows] == [4, 7]
+    assert (tmp_path / "result.json").exists()

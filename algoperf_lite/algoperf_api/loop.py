@@ -3,12 +3,19 @@
 our clock rules and our result files, so the scorer treats it like any trial.
 
 Per step, as AlgoPerf does: the step key is the seed's update key folded with
-the step, split into data-selection, update and evaluation keys.
+the step, split into data-selection, update and evaluation keys;
+``update_params`` gets ``train_state`` (AlgoPerf's nine bookkeeping keys) only
+when its signature names it; ``spec.TrainingCompleteError`` raised from it ends
+training after one last evaluation; and what ``prepare_for_eval`` returns
+(optimizer state, parameters, model state) is evaluated and trained on from
+then on.
 """
 
 from __future__ import annotations
 
 import collections
+import inspect
+import sys
 import time
 import types
 
@@ -22,6 +29,37 @@ from algoperf_lite.algoperf_api.workload import AlgoPerfWorkload
 def _hyperparameters(hp: dict):
     """AlgoPerf hands submissions a namedtuple; attribute access must work."""
     return collections.namedtuple("Hyperparameters", sorted(hp))(**hp)
+
+
+def _accepts(function, name: str) -> bool:
+    parameters = inspect.signature(function).parameters.values()  # as AlgoPerf checks
+    return any(p.name == name for p in parameters)
+
+
+def _training_complete_errors() -> tuple[type, ...]:
+    """``TrainingCompleteError`` of our ``algoperf.spec`` and of AlgoPerf's own,
+    when that is what the file imported."""
+    from algoperf_lite.algoperf_api import spec
+
+    theirs = getattr(
+        sys.modules.get("algoperf.spec"), "TrainingCompleteError", spec.TrainingCompleteError
+    )
+    return tuple({spec.TrainingCompleteError, theirs})
+
+
+def _train_state(books: dict) -> dict:
+    """AlgoPerf's ``train_state`` keys, from our books (seconds of the trial so far)."""
+    return {
+        "validation_goal_reached": books["reached_at"] is not None,
+        "test_goal_reached": False,  # our runner stops at the validation target
+        "is_time_remaining": True,
+        "last_eval_time": books.get("last_eval_time", 0.0),
+        "training_complete": False,
+        "accumulated_submission_time": books["submission_time_sec"],
+        "accumulated_eval_time": books["eval_time_sec"],
+        "accumulated_logging_time": 0.0,
+        "last_step_end_time": books.get("last_step_end_time"),
+    }
 
 
 def train(
@@ -66,6 +104,9 @@ def train(
     loss_type = api_workload.loss_type
     eval_results = []
     step, stopped_by = 0, "step_budget"
+    wants_train_state = _accepts(module.update_params, "train_state")
+    complete = _training_complete_errors()
+    finished = False  # the file raised TrainingCompleteError
     books["next_eval"] = workload.eval_every
     bar = tqdm(
         total=max_steps,
@@ -88,22 +129,26 @@ def train(
                 step,
                 select_key,
             )
-            opt_state, model_params, model_state = module.update_params(
-                workload=api_workload,
-                current_param_container=model_params,
-                current_params_types=param_types,
-                model_state=model_state,
-                hyperparameters=hyperparameters,
-                batch=batch,
-                loss_type=loss_type,
-                optimizer_state=opt_state,
-                eval_results=eval_results,
-                global_step=step,
-                rng=step_update_key,
-                train_state={"accumulated_submission_time": books["submission_time_sec"]},
-            )
+            extra = {"train_state": _train_state(books)} if wants_train_state else {}
+            try:
+                opt_state, model_params, model_state = module.update_params(
+                    workload=api_workload,
+                    current_param_container=model_params,
+                    current_params_types=param_types,
+                    model_state=model_state,
+                    hyperparameters=hyperparameters,
+                    batch=batch,
+                    loss_type=loss_type,
+                    optimizer_state=opt_state,
+                    eval_results=eval_results,
+                    global_step=step,
+                    rng=step_update_key,
+                    **extra,
+                )
+            except complete:
+                finished = True
             step += 1
-            due = step == books["next_eval"] or step == max_steps
+            due = step == books["next_eval"] or step == max_steps or finished
             if not (due or step % sync_every == 0):
                 continue
             jax.block_until_ready(model_params)
@@ -114,9 +159,9 @@ def train(
                 break
             if due:
                 books["next_eval"] += workload.eval_every
-                evaluated = model_params, model_state
                 if hasattr(module, "prepare_for_eval"):
-                    _, prepared, prepared_state = module.prepare_for_eval(
+                    # As AlgoPerf does, training goes on from what it returns.
+                    opt_state, model_params, model_state = module.prepare_for_eval(
                         api_workload,
                         model_params,
                         param_types,
@@ -128,7 +173,7 @@ def train(
                         step,
                         eval_key,
                     )
-                    evaluated = prepared, prepared_state
+                evaluated = model_params, model_state
                 state = types.SimpleNamespace(
                     params=evaluated[0], model_state=evaluated[1], step=step, opt_state=opt_state
                 )
@@ -139,6 +184,9 @@ def train(
                 stop = runner.stop_after_eval(value, workload, books, stop_at_target)
                 if stop is not None:
                     stopped_by = stop
+                    break
+                if finished:
+                    stopped_by = "training_complete"
                     break
             tic = time.perf_counter()
     finally:
