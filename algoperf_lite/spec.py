@@ -196,6 +196,11 @@ class Submission:
                 "optax.GradientTransformation; return one (e.g. optax.chain(...))"
             )
 
+    @property
+    def open_names(self) -> bool:
+        """An AlgoPerf-API file that declares no names: its search space decides them."""
+        return self.api is not None and not self.hparams
+
     def resolve_hparams(self, overrides: Mapping[str, Any] | None = None) -> dict[str, float]:
         """Declared defaults merged with ``overrides``; unknown or bad values raise."""
         overrides = {} if overrides is None else overrides
@@ -205,10 +210,8 @@ class Submission:
                 f"got {type(overrides).__name__}"
             )
         expected = ", ".join(self.hparams)
-        # An AlgoPerf-API file declares no names: its search space decides them.
-        open_names = self.api is not None and not self.hparams
         for key in overrides:
-            if key not in self.hparams and not open_names:
+            if key not in self.hparams and not self.open_names:
                 close = difflib.get_close_matches(str(key), list(self.hparams), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise UserError(
@@ -224,6 +227,11 @@ class Submission:
             )
         resolved = {}
         for key, value in merged.items():
+            if self.api is not None and isinstance(value, bool | str):
+                # AlgoPerf's files read such values in Python (NadamP's nesterov,
+                # Amos's style): static, each distinct value traced once.
+                resolved[key] = value
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise UserError(f"hyperparameter '{key}' must be a number, got {_shown(value)}")
             try:
@@ -232,8 +240,12 @@ class Submission:
                 number, shown = math.inf, "an integer too large for a float"
             if not math.isfinite(number):
                 raise UserError(f"hyperparameter '{key}' must be a finite number, got {shown}")
-            resolved[key] = number
+            # An API file's integers stay integers (they may size or select code).
+            api_int = self.api is not None and isinstance(value, int)
+            resolved[key] = value if api_int else number
         for key, value in resolved.items():
+            if isinstance(value, bool | str):
+                continue
             if key.endswith("learning_rate") and value <= 0:
                 raise UserError(f"hyperparameter '{key}' must be positive, got {value}")
             if key in REGULARIZERS and not 0.0 <= value < 1.0:

@@ -59,7 +59,8 @@ def plan(
                 "pass --search-space FILE"
             )
         space = search_space.load(space)
-        search_space.check_names(space, list(submission.hparams), submission.name)
+        if not submission.open_names:
+            search_space.check_names(space, list(submission.hparams), submission.name)
         max_steps = None
         study_points = [search_space.points(space, trials, seed=seed + k) for k in range(studies)]
     jobs = []

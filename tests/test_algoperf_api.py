@@ -142,3 +142,31 @@ def test_training_complete_error_ends_training_with_a_last_evaluation(tmp_path):
     # AlgoPerf counts the step that raised, then evaluates once more.
     assert result.steps == 7 and [r["global_step"] for r in result.rows] == [4, 7]
     assert (tmp_path / "result.json").exists()
+
+
+def test_booleans_strings_and_integers_reach_an_api_file_as_they_are(tmp_path):
+    import json
+
+    from algoperf_lite import tuning
+
+    sub = load_submission(os.path.join(DATA, "api_static_hparams.py"))
+    assert sub.hparams == {}  # no HPARAMS: its own search space names everything
+    space = {
+        "learning_rate": {"min": 0.05, "max": 0.2, "scaling": "log"},
+        "nesterov": {"feasible_points": [True, False]},
+        "style": {"feasible_points": ["plain", "reduced"]},
+        "warmup_steps": {"feasible_points": [2, 3]},
+    }
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps(space))
+    jobs = tuning.plan(_small(), sub, str(path), trials=4, studies=1)
+    assert {type(j["hparams"]["nesterov"]) for j in jobs} == {bool}
+    assert {j["hparams"]["style"] for j in jobs} <= {"plain", "reduced"}
+    sub.api.SEEN.clear()
+    for job in jobs[:2]:
+        result = run_trial(_small(), sub, job["hparams"], seed=job["seed"])
+        assert result.steps == 12 and np.isfinite(result.final["train/loss"])
+    assert [s["style"] for s in sub.api.SEEN] == [j["hparams"]["style"] for j in jobs[:2]]
+    # A native submission still refuses a non-number.
+    with pytest.raises(Exception, match="must be a number"):
+        load_submission("nadamw").resolve_hparams({"learning_rate": "fast"})
