@@ -170,3 +170,27 @@ def test_booleans_strings_and_integers_reach_an_api_file_as_they_are(tmp_path):
     # A native submission still refuses a non-number.
     with pytest.raises(Exception, match="must be a number"):
         load_submission("nadamw").resolve_hparams({"learning_rate": "fast"})
+
+
+def test_a_pmap_era_file_trains_on_replicated_state_and_follows_its_jit_twin():
+    from algoperf_lite.algoperf_api.loop import uses_pmap
+
+    pmapped = load_submission(os.path.join(DATA, "api_pmap.py"))
+    jitted = load_submission(os.path.join(DATA, "api_train_state.py"))  # the same plain SGD
+    assert uses_pmap(pmapped.api) and not uses_pmap(jitted.api)
+    a = run_trial(_small(steps=20, every=5), pmapped, seed=1)
+    b = run_trial(_small(steps=20, every=5), jitted, seed=1)
+    assert a.steps == b.steps == 20
+    np.testing.assert_allclose(
+        [r["validation/loss"] for r in a.rows], [r["validation/loss"] for r in b.rows], rtol=1e-5
+    )
+
+
+def test_replicated_workload_has_a_device_axis():
+    api = AlgoPerfWorkload(get_workload("digits_logreg"), replicated=True)
+    params, _ = api.init_model_fn(jax.random.PRNGKey(0))
+    devices = jax.local_device_count()
+    for leaf, shape in zip(jax.tree.leaves(params), jax.tree.leaves(api.param_shapes), strict=True):
+        assert leaf.shape == (devices, *shape.shape_tuple)
+    batch = next(api._build_input_queue(jax.random.PRNGKey(0), "train", None, 8 * devices))
+    assert batch["inputs"].shape[:2] == (devices, 8)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import inspect
+import re
 import sys
 import time
 import types
@@ -45,6 +46,20 @@ def _training_complete_errors() -> tuple[type, ...]:
         sys.modules.get("algoperf.spec"), "TrainingCompleteError", spec.TrainingCompleteError
     )
     return tuple({spec.TrainingCompleteError, theirs})
+
+
+def uses_pmap(module) -> bool:
+    """Whether the file is of AlgoPerf's pmap era (its train step is a
+    ``jax.pmap``): then it is given replicated state and per-device batches.
+    Our reading of the source text, as AlgoPerf's runner has no such switch."""
+    try:
+        return re.search(r"\bjax\.pmap\b", inspect.getsource(module)) is not None
+    except (OSError, TypeError):
+        return False
+
+
+def _unreplicated(tree):
+    return jax.tree.map(lambda a: a[0], tree)
 
 
 def _train_state(books: dict) -> dict:
@@ -78,7 +93,8 @@ def train(
     progress,
 ):
     module = submission.api
-    api_workload = AlgoPerfWorkload(workload)
+    replicated = uses_pmap(module)
+    api_workload = AlgoPerfWorkload(workload, replicated=replicated)
     data = runner.device_data(workload)
     x = data.train[0]
     _, _, evaluate = runner.trial_functions(workload, submission, batch_size, len(x))
@@ -88,8 +104,11 @@ def train(
     # The same three keys as our runner: same initial weights and batch order.
     init_key, update_key, data_key = jax.random.split(jax.random.PRNGKey(seed), 3)
     model_params, model_state = api_workload.init_model_fn(init_key)
+    one_copy = _unreplicated if replicated else (lambda tree: tree)
     program = types.SimpleNamespace(
-        evaluate=jax.jit(evaluate).lower(model_params, model_state, xs, ys, mask).compile()
+        evaluate=jax.jit(evaluate)
+        .lower(*one_copy((model_params, model_state)), xs, ys, mask)
+        .compile()
     )
     books["compile_time_sec"] = time.perf_counter() - tic
     hyperparameters = _hyperparameters(hp)
@@ -173,7 +192,7 @@ def train(
                         step,
                         eval_key,
                     )
-                evaluated = model_params, model_state
+                evaluated = one_copy((model_params, model_state))
                 state = types.SimpleNamespace(
                     params=evaluated[0], model_state=evaluated[1], step=step, opt_state=opt_state
                 )

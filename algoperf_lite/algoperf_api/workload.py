@@ -7,17 +7,25 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import jax_utils
 
 from algoperf_lite import losses, params
 from algoperf_lite.algoperf_api import spec
+from algoperf_lite.errors import UserError
 from algoperf_lite.runner import device_data
 
 
 class AlgoPerfWorkload(spec.Workload):
-    """The workload methods and properties an AlgoPerf submission may call."""
+    """The workload methods and properties an AlgoPerf submission may call.
 
-    def __init__(self, workload):
+    ``replicated`` presents the workload as AlgoPerf's pmap-era runner did:
+    ``init_model_fn`` returns parameters and model state with a leading device
+    axis (one copy per local device), and training batches come as
+    ``[devices, batch / devices, ...]``."""
+
+    def __init__(self, workload, replicated: bool = False):
         self.workload = workload
+        self.replicated = replicated
         self._model = workload.make_model()
         self._param_shapes = None
         self._param_types = None
@@ -114,6 +122,8 @@ class AlgoPerfWorkload(spec.Workload):
         model_params = variables.pop("params")
         self._param_shapes = jax.tree.map(lambda a: spec.ShapeTuple(a.shape), model_params)
         self._param_types = params.param_types(model_params)
+        if self.replicated:
+            return jax_utils.replicate(model_params), jax_utils.replicate(variables)
         return model_params, variables
 
     def model_fn(
@@ -151,6 +161,20 @@ class AlgoPerfWorkload(spec.Workload):
         }
 
     # --- Data ------------------------------------------------------------------
+    @staticmethod
+    def _per_device(batch):
+        devices = jax.local_device_count()
+
+        def split(a):
+            if a.shape[0] % devices:
+                raise UserError(
+                    f"a batch of {a.shape[0]} does not split over {devices} devices; "
+                    "return a batch size that does from get_batch_size"
+                )
+            return a.reshape(devices, a.shape[0] // devices, *a.shape[1:])
+
+        return jax.tree.map(split, batch)
+
     def _build_input_queue(self, data_rng, split, data_dir, global_batch_size, **kwargs):
         """Endless shuffled training batches ``{"inputs", "targets"}`` on the device,
         a fresh permutation each epoch (the last partial batch is dropped)."""
@@ -170,5 +194,6 @@ class AlgoPerfWorkload(spec.Workload):
                 if self.workload.augment is not None:
                     step_key = jax.random.fold_in(key, epoch * steps + i)
                     inputs = self.workload.augment(step_key, inputs)
-                yield {"inputs": inputs, "targets": take(y, idx)}
+                batch = {"inputs": inputs, "targets": take(y, idx)}
+                yield self._per_device(batch) if self.replicated else batch
             epoch += 1
