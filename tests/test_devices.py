@@ -49,6 +49,12 @@ out["plan"] = [k, None if mesh is None else mesh.size]
 with tempfile.TemporaryDirectory() as d:
     auto = tuning.tune([w], nadamw, space, output=d, trials=3, studies=1, progress=False)
 out["tune"] = [[r.steps_to_target for r in auto], [r.trials_per_step for r in auto]]
+
+import dataclasses
+small = dataclasses.replace(w, step_hint=20, eval_every=5, validation_target=None)
+pmapped = load_submission("tests/data/api_pmap.py")  # pmap era: a copy per device
+jitted = load_submission("tests/data/api_train_state.py")  # the same SGD, jit era
+out["pmap"] = [losses(run_trial(small, pmapped, seed=1)), losses(run_trial(small, jitted, seed=1))]
 print("RESULT" + json.dumps(out))
 """
 
@@ -66,6 +72,12 @@ def eight_devices():
 
 def test_eight_simulated_devices(eight_devices):
     assert eight_devices["devices"] == 8
+
+
+def test_a_pmap_era_api_file_over_eight_devices_equals_its_jit_twin(eight_devices):
+    pmapped, jitted = eight_devices["pmap"]
+    assert len(pmapped) == 4
+    np.testing.assert_allclose(pmapped, jitted, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name, rtol", [("mnist1d_mlp", 1e-4), ("digits_cnn", 1e-2)])
