@@ -336,14 +336,15 @@ def load_submission(name_or_path: str) -> Submission:
         raise UserError(f"submission file not found: {name_or_path}; check the path")
     if path in _LOADED:
         return _LOADED[path]
-    from algoperf_lite.algoperf_api import provide_algoperf_imports
+    from algoperf_lite.algoperf_api import provide_algoperf_imports, renamed_jax_names
 
     provide_algoperf_imports()
     module_name = "algoperf_lite_submission_" + hashlib.sha1(path.encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
+        with renamed_jax_names():
+            spec.loader.exec_module(module)
     except (Exception, SystemExit) as e:  # the user's file: report, don't crash or exit
         raise UserError(
             f"could not import submission file {name_or_path}: {type(e).__name__}: {e}"

@@ -11,6 +11,7 @@ so that AlgoPerf's own JAX submissions import unchanged. Differences from
 AlgoPerf are listed in the README ("AlgoPerf-API submissions").
 """
 
+import contextlib
 import importlib.util
 import sys
 
@@ -31,3 +32,33 @@ def provide_algoperf_imports() -> None:
     sys.modules["algoperf"] = sys.modules[__name__]
     sys.modules["algoperf.spec"] = spec
     sys.modules["algoperf.jax_sharding_utils"] = jax_sharding_utils
+
+
+# Names that JAX removed as pure renames and AlgoPerf's files still call: old
+# name on ``jax`` -> the same function in ``jax.tree_util``.
+RENAMED_IN_JAX = {
+    "tree_map": "tree_map",
+    "tree_leaves": "tree_leaves",
+    "tree_flatten": "tree_flatten",
+    "tree_unflatten": "tree_unflatten",
+    "tree_structure": "tree_structure",
+    "tree_transpose": "tree_transpose",
+    "tree_reduce": "tree_reduce",
+}
+
+
+@contextlib.contextmanager
+def renamed_jax_names():
+    """While an AlgoPerf file is imported or trained: each name of
+    ``RENAMED_IN_JAX`` that this JAX lacks is supplied, and removed afterwards;
+    nothing else of JAX is touched."""
+    import jax
+
+    added = [old for old in RENAMED_IN_JAX if not hasattr(jax, old)]
+    for old in added:
+        setattr(jax, old, getattr(jax.tree_util, RENAMED_IN_JAX[old]))
+    try:
+        yield
+    finally:
+        for old in added:
+            delattr(jax, old)

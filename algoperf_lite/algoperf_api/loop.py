@@ -77,7 +77,15 @@ def _train_state(books: dict) -> dict:
     }
 
 
-def train(
+def train(*args, **kwargs):
+    """Train the file (see ``_train``) with JAX's renamed names supplied."""
+    from algoperf_lite.algoperf_api import renamed_jax_names
+
+    with renamed_jax_names():
+        return _train(*args, **kwargs)
+
+
+def _train(
     workload,
     submission,
     hp,
