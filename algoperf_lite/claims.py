@@ -49,7 +49,7 @@ class Bracket:
 
     @property
     def best(self) -> float:
-        return self.rates[self.best_index]
+        return self.rates[self.best_index] if self.rates else math.nan
 
     @property
     def interior(self) -> bool:
