@@ -165,6 +165,7 @@ def paired_claim(
     margin: float = 0.0,
     draws: int = BOOTSTRAP_DRAWS,
     seed: int = 0,
+    unit: str = "seeds",
 ) -> Claim:
     """Judge "A ends below B": ``a[w][i]`` and ``b[w][i]`` are the final losses of
     A and B on workload ``w`` with seed i (paired). See the module docstring."""
@@ -189,7 +190,7 @@ def paired_claim(
         float(np.exp(low)),
         float(np.exp(high)),
         bound=1 + margin,
-        sample=f"{len(logs)} workloads x {seeds} seeds",
+        sample=f"{len(logs)} workloads x {seeds} {unit}",
     )
 
 

@@ -2,6 +2,7 @@
 the three budgets, a resumed study that trains nothing, and its report."""
 
 import dataclasses
+import os
 
 import pytest
 
@@ -27,6 +28,11 @@ def test_study_brackets_runs_all_budgets_resumes_and_reports(small_study, tmp_pa
         grid = study.grids[(tiny.name, method)]
         assert grid.interior  # both neighbours of the chosen rate were tried and are worse
         assert grid.best == min(grid.rates, key=dict(zip(grid.rates, grid.scores, strict=True)).get)
+        # The score is the mean validation metric (negated: higher is better).
+        cell = study.cells[(tiny.name, method, "equal steps")]
+        assert grid.scores[grid.rates.index(grid.best)] == pytest.approx(
+            claims.mean_loss([integrators_study.selection_value(r) for r in cell])
+        )
         for budget in integrators_study.BUDGETS:
             cell = study.cells[(tiny.name, method, budget)]
             assert [r["seed"] for r in cell] == [0, 1]
@@ -72,3 +78,17 @@ def test_a_rate_at_the_edge_of_its_grid_is_reported_as_a_failure(small_study, tm
     text = integrators_study.markdown(runs)
     assert "**Failure of the study**" in text and "RK4 on w" in text
     assert claims.Bracket([0.1, 0.316], [2.0, 1.0]).interior is False
+
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "results", "integrators.jsonl")
+
+
+def test_committed_runs_cover_the_offline_suite_with_bracketed_rates():
+    from workloads import suite
+
+    study = integrators_study.arrange(integrators_study.load(DATA))
+    assert sorted(study.workloads) == sorted(w.name for w in suite("offline"))
+    for (w, m), grid in study.grids.items():
+        assert grid.interior, (w, m, grid.rates)
+        for b in integrators_study.BUDGETS:
+            assert [r["seed"] for r in study.cells[(w, m, b)]] == list(integrators_study.SEEDS)
