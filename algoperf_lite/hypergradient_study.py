@@ -6,7 +6,7 @@ workloads, as the paper used for VGG: our reading); L2 weight decay 1e-4 added
 to the gradient. A base method is its HD variant with beta = 0, so both share
 one compiled step. Each run takes the workload's full step budget (not the
 paper's epochs) on ``SEEDS``. Every method's alpha_0 is searched on a
-half-decade grid from around the paper's 1e-3, extended until the best alpha_0
+half-decade grid from 1e-4 to 1, extended until the best alpha_0
 (lowest mean final training loss) is bracketed by worse ones
 (``claims.bracket``), so HD and its base are compared both at the paper's
 alpha_0 and each at its own best. The paper's table is set beside our
