@@ -134,13 +134,9 @@ def run_all(workloads, path: str, progress: bool = True) -> list[dict]:
         per_step = {
             m: _seconds_per_step(book, w, load_submission(m), m, lr) for m, lr in chosen.items()
         }
-        euler_seconds = per_step["euler"] * w.step_hint
         for method, lr in chosen.items():
             evals = load_submission(method).grad_evals_per_step
-            plan = {
-                "equal gradient evaluations": w.step_hint // evals,
-                "equal time": max(int(euler_seconds / per_step[method]), 1),
-            }
+            plan = planned_steps(w.step_hint, evals, per_step[method], per_step["euler"])
             for budget, steps in plan.items():
                 if steps != w.step_hint:  # else the equal-steps runs are this cell
                     cell(w, method, lr, budget, steps)
@@ -163,6 +159,17 @@ class Study:
     metrics: dict
 
 
+def planned_steps(full: int, evals: int, seconds: float, euler_seconds: float) -> dict:
+    """The steps of each budget: ``full`` (equal steps), the same gradient
+    evaluations as Euler's ``full`` steps, and the steps that fit in Euler's time
+    (``seconds`` and ``euler_seconds``: time per step, measured alone)."""
+    return {
+        "equal steps": full,
+        "equal gradient evaluations": full // evals,
+        "equal time": max(int(euler_seconds * full / seconds), 1),
+    }
+
+
 def arrange(runs: list[dict]) -> Study:
     by_point: dict = {}
     for r in runs:
@@ -170,6 +177,11 @@ def arrange(runs: list[dict]) -> Study:
             by_point.setdefault((r["workload"], r["method"], r["budget"], r["rate"]), []).append(r)
     for point in by_point.values():
         point.sort(key=lambda r: r["seed"])
+    timing = {
+        (r["workload"], r["method"], r["rate"]): r["seconds"] / max(r["steps"], 1)
+        for r in runs
+        if r["budget"] == "timing"
+    }
     workloads = sorted({r["workload"] for r in runs})
     grids, cells = {}, {}
     for w in workloads:
@@ -179,12 +191,22 @@ def arrange(runs: list[dict]) -> Study:
                 claims.mean_loss([selection_value(r) for r in by_point[(w, m, "equal steps", lr)]])
                 for lr in rates
             ]
-            grid = grids[(w, m)] = claims.Bracket(rates, scores)
+            grids[(w, m)] = claims.Bracket(rates, scores)
+        full = max(r["steps"] for r in runs if r["workload"] == w and r["budget"] == "equal steps")
+        euler = timing.get((w, "euler", grids[(w, "euler")].best))
+        for m in METHODS:
+            best = grids[(w, m)].best
+            own = by_point.get((w, m, "equal steps", best), [])
+            evals = own[0]["grad_evals"] // max(own[0]["steps"], 1) if own else 1
+            seconds = timing.get((w, m, best))
+            plan = planned_steps(full, evals, seconds or 1.0, euler or 1.0)
             for b in BUDGETS:
-                # Where a budget's steps equal the full budget, its runs are the equal-steps runs.
-                cells[(w, m, b)] = by_point.get((w, m, b, grid.best)) or by_point.get(
-                    (w, m, "equal steps", grid.best), []
-                )
+                if b == "equal time" and (seconds is None or euler is None):
+                    cells[(w, m, b)] = []  # not timed yet
+                elif plan[b] == full:  # the equal-steps runs are this cell
+                    cells[(w, m, b)] = own
+                else:
+                    cells[(w, m, b)] = by_point.get((w, m, b, best), [])
     metrics = {r["workload"]: r["metric"] for r in runs if "metric" in r}
     return Study(grids, cells, workloads, metrics)
 
