@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from algoperf_lite import sweeps
+from algoperf_lite import sweeps, vectorized
 from algoperf_lite.scoring import BOOTSTRAP_DRAWS, LEVEL, interval
 
 # Grids are half-decade steps: rate(k) = 10 ** (k / 2), to three digits.
@@ -232,8 +232,6 @@ def run_cell(book, workload, submission, record: dict, hparams: dict, seeds, lan
     """The runs of one grid point (``record``: workload, method, rate and budget)
     on ``seeds``: read back from the journal ``book``, or trained ``lanes`` at a
     time and appended to it. ``summary(result)`` gives each run's stored fields."""
-    from algoperf_lite import vectorized
-
     todo = [s for s in seeds if book.key_of({**record, "seed": s}) not in book.records]
     if todo:
         results = vectorized.run_points(
