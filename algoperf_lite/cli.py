@@ -540,7 +540,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--length", type=int, default=5)
     q.add_argument("--output", help="write the list here (a JSON list usable as a search space)")
     q.set_defaults(func=cmd_lists_build)
-    q = lists_sub.add_parser("evaluate", help="leave-one-workload-out table with baselines")
+    q = lists_sub.add_parser(
+        "evaluate", help="held-out tables (by workload and by family) with baselines"
+    )
     q.add_argument("sweep_dir", help="folder of the study's sweeps, e.g. results/sweeps")
     q.set_defaults(func=cmd_lists_evaluate)
 

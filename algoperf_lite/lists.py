@@ -25,6 +25,7 @@ speed second.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -120,8 +121,12 @@ def leave_one_out(
     random_baselines: dict[str, pd.DataFrame] | None = None,
     draws: int = 2000,
     seed: int = 0,
+    excluded: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, list[int]]]:
     """Leave-one-workload-out table and the list built for each held-out workload.
+
+    ``excluded[w]`` names more workloads kept out of the list held out for
+    ``w`` (its family, for leave-one-family-out: see ``family_members``).
 
     Rows: held-out workload x k x method with best-of-k steps (median and 95%
     interval where the method is random). Methods: ``list`` (built on the
@@ -135,7 +140,11 @@ def leave_one_out(
     if steps.shape[1] < 2:
         raise UserError("leave-one-workload-out needs a sweep over at least 2 workloads")
     for held_out in steps.columns:
-        chosen = build(steps.drop(columns=[held_out]), length)
+        unseen = {held_out, *(excluded or {}).get(held_out, ())}
+        training = steps.drop(columns=[c for c in steps.columns if c in unseen])
+        if training.shape[1] == 0:
+            raise UserError(f"no training workload is left when '{held_out}' is held out")
+        chosen = build(training, length)
         lists[held_out] = chosen
         target = steps[held_out]
         for k, v in enumerate(best_of_prefixes(target.loc[chosen].to_numpy(), length), start=1):
@@ -180,3 +189,26 @@ def trials_to_match(steps: pd.Series, goal: float, draws: int = 2000, seed: int 
         if np.median(random_subsets(values, k, draws, rng)) <= goal:
             return float(k)
     return math.inf
+
+
+def family_members(family_of: Mapping[str, str]) -> dict[str, set[str]]:
+    """For each workload, the other workloads of its family (a base and its
+    variants share one family name)."""
+    return {
+        w: {v for v, f in family_of.items() if f == family and v != w}
+        for w, family in family_of.items()
+    }
+
+
+def speed_up(steps: pd.Series, goal: float, length: int = 5) -> tuple[float, bool]:
+    """How many times more trials quasi-random search needs than the list's
+    ``length``: the fewest random sweep points whose median best-of-k reaches
+    ``goal`` (the list's best of ``length``), divided by ``length``.
+
+    A list that misses (``goal`` infinite) is matched by one random trial, so
+    its speed-up is ``1 / length``. When no subset of the sweep matches, the
+    value is censored at ``len(steps) / length`` and flagged (True)."""
+    trials = trials_to_match(steps, goal)
+    if math.isfinite(trials):
+        return trials / length, False
+    return len(steps) / length, True

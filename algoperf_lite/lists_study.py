@@ -1,8 +1,7 @@
 """The hyperparameter-lists study: its sweeps (data) and its table (report).
 
-Data, all NAdamW on the three foundation workloads (``STUDY_WORKLOADS``; the
-committed sweeps predate the rest of the offline suite), full step budgets,
-curves stored:
+Data, all NAdamW on the twelve offline and variant workloads (``SUITES``),
+full step budgets, curves stored:
 
 * ``nadamw_broad``: quasi-random points of the broad space over all seven
   AlgoPerf hyperparameters (``results/sweeps/nadamw_broad_space.json``);
@@ -11,8 +10,11 @@ curves stored:
 * ``nadamw_algoperf_list``: AlgoPerf's published 5-point NAdamW list, in order;
 * ``nadamw_tpe``: optuna's TPE given 5 trials on each workload, 3 seeds.
 
-The report builds lists from the broad sweep and evaluates them
-leave-one-workload-out against those baselines at equal trial budgets k.
+The report builds lists from the broad sweep and evaluates them against those
+baselines at equal trial budgets k, held out two ways: leave-one-workload-out
+(the list is built on the other eleven workloads) and leave-one-family-out (a
+base workload and its variant are one family; the list is built on the other
+families, so it never sees a near copy of the task it is evaluated on).
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ import os
 import numpy as np
 import pandas as pd
 
-from algoperf_lite import io, lists, search_space, sweeps
+from algoperf_lite import claims, io, lists, search_space, sweeps
 from algoperf_lite.spec import load_submission
 
-STUDY_WORKLOADS = ("mnist1d_mlp", "mnist1d_cnn", "digits_cnn")
+SUITES = ("offline", "variants")  # the workloads the sweeps cover
 SPACE_FILE = "nadamw_broad_space.json"
 NUM_POINTS = 128
 LENGTH = 5
+PAPER_SPEED_UP = 3.0  # "about 3x" quasi-random search at 5 parallel trials
+HOLD_OUTS = ("workload", "family")  # what is left out of the list for a held-out workload
+LIST_METHODS = {h: f"list (leave one {h} out)" for h in HOLD_OUTS}
 
 _SELF_TUNING = {
     "one_minus_beta1": 0.06733926164,
@@ -107,7 +112,7 @@ ALGOPERF_LIST = [
         ),
     ]
 ]
-METHODS = ("list", "quasi-random", "lr x wd grid", "AlgoPerf list", "TPE")
+METHODS = (*LIST_METHODS.values(), "quasi-random", "lr x wd grid", "AlgoPerf list", "TPE")
 
 
 def run_all(folder: str, workloads: list, progress: bool = True) -> None:
@@ -144,6 +149,30 @@ def _ordered(frame: pd.DataFrame, workloads: dict) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def _speed_up_claims(speed_ups: dict) -> dict[tuple[str, float], claims.Claim]:
+    """The geometric-mean speed-up over held-out workloads, resampled over them:
+    is it above 1x, and above the paper's 3x, for each hold-out."""
+    out = {}
+    for hold_out, per_workload in speed_ups.items():
+        logs = [math.log(v) for v, _ in per_workload.values()]
+
+        def geo_mean(sample):
+            return math.exp(float(np.mean(sample)))
+
+        draws = claims.resampled(logs, geo_mean, draws=claims.BOOTSTRAP_DRAWS)
+        for bound in (1.0, PAPER_SPEED_UP):
+            out[hold_out, bound] = claims.interval_claim(
+                f"leave one {hold_out} out: the list needs fewer trials than "
+                f"quasi-random search, speed-up at {LENGTH} trials above {bound:g}x",
+                geo_mean(logs),
+                draws,
+                bound,
+                above=True,
+                sample=f"the {len(logs)} held-out workloads",
+            )
+    return out
+
+
 def evaluate(folder: str, workloads: dict) -> dict:
     """Everything the report shows, from the committed sweep tables."""
     broad = sweeps.load(os.path.join(folder, "nadamw_broad.csv.gz"))
@@ -155,25 +184,36 @@ def evaluate(folder: str, workloads: dict) -> dict:
         ),
         "TPE": _ordered(sweeps.load(os.path.join(folder, "nadamw_tpe.csv.gz")), workloads),
     }
-    table, lowo_lists = lists.leave_one_out(
-        steps, LENGTH, baselines=ordered, random_baselines={"lr x wd grid": grid}
-    )
+    family = {w: workloads[w].variant_of or w for w in steps.columns}
+    excluded = {"workload": None, "family": lists.family_members(family)}
+    parts, held_lists, speed_ups = [], {}, {}
+    for hold_out in HOLD_OUTS:
+        table, held_lists[hold_out] = lists.leave_one_out(
+            steps,
+            LENGTH,
+            baselines=ordered,
+            random_baselines={"lr x wd grid": grid},
+            excluded=excluded[hold_out],
+        )
+        ours = table.method == "list"
+        # The baselines do not depend on the hold-out; keep them once.
+        parts.append(table[ours].assign(method=LIST_METHODS[hold_out]))
+        if hold_out == HOLD_OUTS[0]:
+            parts.append(table[~ours])
+        at5 = table[ours & (table.k == LENGTH)].set_index("workload")["median"]
+        speed_ups[hold_out] = {w: lists.speed_up(steps[w], at5[w], LENGTH) for w in steps.columns}
     full_list = lists.build(steps, LENGTH)
-    efficiency = {}
-    for w in steps.columns:
-        at5 = table[(table.workload == w) & (table.method == "list") & (table.k == LENGTH)]
-        goal = float(at5["median"].iloc[0])
-        if math.isfinite(goal):
-            efficiency[w] = lists.trials_to_match(steps[w], goal) / LENGTH
-        else:
-            efficiency[w] = None  # the list itself missed
     return {
         "steps": steps,
-        "table": table,
-        "lists": {w: [lists.hparams_of(broad, p) for p in ids] for w, ids in lowo_lists.items()},
-        "list_ids": lowo_lists,
+        "table": pd.concat(parts, ignore_index=True),
+        "family": family,
+        "lists": {
+            h: {w: [lists.hparams_of(broad, p) for p in ids] for w, ids in held.items()}
+            for h, held in held_lists.items()
+        },
         "full_list": [lists.hparams_of(broad, p) for p in full_list],
-        "efficiency": efficiency,
+        "speed_ups": speed_ups,
+        "claims": _speed_up_claims(speed_ups),
         "num_points": len(steps),
         "reached_any": {w: int(np.isfinite(steps[w]).sum()) for w in steps.columns},
     }
@@ -188,22 +228,126 @@ def _cell(row) -> str:
     return f"{row['median']:.0f} [{row['low']:.0f}, {high}]"
 
 
+def _speed_up_cell(value: tuple[float, bool]) -> str:
+    speed, censored = value
+    return f"at least {speed:.1f}x" if censored else f"{speed:.1f}x"
+
+
+def _at(table, w, method, k=LENGTH) -> float:
+    sub = table[(table.workload == w) & (table.method == method) & (table.k == k)]
+    return float(sub["median"].iloc[0]) if len(sub) else math.nan
+
+
+SPEED_UP_TEST = (
+    f"Speed-up on a held-out workload: the fewest quasi-random sweep points whose median "
+    f"best-of-k reaches the list's best of {LENGTH}, divided by {LENGTH} (a list that misses "
+    f"scores 1/{LENGTH}: one random trial matches it; when no subset of the sweep matches, "
+    f"the value is censored at {NUM_POINTS}/{LENGTH}). Over held-out workloads: the "
+    f"geometric mean, [95% interval] from {claims.BOOTSTRAP_DRAWS} resamplings of the "
+    "held-out workloads. A claim holds when the interval lies above the bound, fails when "
+    "it lies below, and is undecided otherwise (our test)."
+)
+
+
+def _summary(result: dict) -> list[str]:
+    table, workloads = result["table"], list(result["steps"].columns)
+    lines = [
+        "## Summary at 5 trials",
+        "",
+        "| held out | family | sweep points reaching the target | "
+        + " | ".join(f"{m}: best of {LENGTH}" for m in LIST_METHODS.values())
+        + f" | quasi-random: median best of {LENGTH} [95%] | "
+        + " | ".join(f"speed-up, leave one {h} out" for h in HOLD_OUTS)
+        + " |",
+        "|---" * (4 + 2 * len(HOLD_OUTS)) + "|",
+    ]
+    for w in workloads:
+        qr = table[(table.workload == w) & (table.method == "quasi-random") & (table.k == LENGTH)]
+        cells = [
+            w,
+            result["family"][w],
+            f"{result['reached_any'][w]} of {result['num_points']}",
+            *[
+                _cell(
+                    table[(table.workload == w) & (table.method == m) & (table.k == LENGTH)].iloc[0]
+                )
+                for m in LIST_METHODS.values()
+            ],
+            _cell(qr.iloc[0]),
+            *[_speed_up_cell(result["speed_ups"][h][w]) for h in HOLD_OUTS],
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _paper_verdict(result: dict) -> list[str]:
+    by = result["claims"]
+    out = ["## Does the paper's claim hold here?", ""]
+    for h in HOLD_OUTS:
+        beats, paper = by[h, 1.0], by[h, PAPER_SPEED_UP]
+        if paper.verdict == "holds":
+            answer = f"yes: the whole interval lies above {PAPER_SPEED_UP:g}x"
+        elif beats.verdict == "holds":
+            answer = (
+                f"in part: the list beats quasi-random search (interval above 1x), but "
+                f"'about {PAPER_SPEED_UP:g}x' is {paper.verdict} here"
+            )
+        elif beats.verdict == "fails":
+            answer = "no: quasi-random search needs fewer trials than the list"
+        else:
+            answer = "not decided: the interval includes 1x"
+        out.append(
+            f"- Leave one {h} out: speed-up {beats.estimate:.2f}x [{beats.low:.2f}, "
+            f"{beats.high:.2f}] against the paper's 'about {PAPER_SPEED_UP:g}x'. Holds here? "
+            f"{answer}."
+        )
+    return [*out, ""]
+
+
+def _against_baselines(result: dict) -> list[str]:
+    table, workloads = result["table"], list(result["steps"].columns)
+    out = ["## The list against each baseline at k = 5 (medians)", ""]
+    for ours in LIST_METHODS.values():
+        for name in METHODS[len(LIST_METHODS) :]:
+            mine = {w: _at(table, w, ours) for w in workloads}
+            theirs = {w: _at(table, w, name) for w in workloads}
+            wins = [w for w in workloads if math.isfinite(mine[w]) and mine[w] <= theirs[w]]
+            both = [
+                w for w in workloads if not math.isfinite(mine[w]) and not math.isfinite(theirs[w])
+            ]
+            losses = [w for w in workloads if w not in wins and w not in both]
+            out.append(
+                f"- {ours} against {name}: as fast or faster on {len(wins)} of {len(workloads)}, "
+                f"both miss on {len(both)}, slower on {len(losses)} "
+                f"({', '.join(losses) or 'none'})."
+            )
+    return [*out, ""]
+
+
 def markdown(result: dict) -> str:
     table = result["table"]
     lines = [
-        "# Hyperparameter lists, leave-one-workload-out (NAdamW, three foundation workloads)",
+        "# Hyperparameter lists, held out by workload and by family "
+        f"(NAdamW, {table.workload.nunique()} workloads)",
         "",
         "Our interpretation of Medapati et al. (2025): a list is built greedily from a",
         f"broad quasi-random NAdamW sweep ({result['num_points']} points x "
-        f"{table.workload.nunique()} workloads) on all workloads but",
-        "the held-out one, then its first k points are run on the held-out workload and",
-        "the fastest counts (AlgoPerf's external tuning). Cost, normalization and",
-        "baselines are defined in `algoperf_lite/lists.py` and `lists_study.py`.",
-        "Cells: steps to the validation target, best of k trials; for random methods the",
-        "median and 95% interval over 2,000 draws (quasi-random: k distinct sweep points;",
-        "grid: k of the 9 grid points), for TPE the median over 3 seeds. Regenerate with",
-        "`make reproduce` (from the committed sweeps in results/sweeps/).",
+        f"{table.workload.nunique()} workloads: the suites {' and '.join(SUITES)}) on",
+        "every workload but the held-out one (leave one workload out) or on every family",
+        "but the held-out workload's (leave one family out: a base and its variant are one",
+        "family), then its first k points are run on the held-out workload and the fastest",
+        "counts (AlgoPerf's external tuning). Cost, normalization and baselines are",
+        "defined in `algoperf_lite/lists.py` and `lists_study.py`. Cells: steps to the",
+        "validation target, best of k trials; for random methods the median and 95%",
+        "interval over 2,000 draws (quasi-random: k distinct sweep points; grid: k of the 9",
+        "grid points), for TPE the median over 3 seeds. Regenerate with `make reproduce`",
+        "(from the committed sweeps in results/sweeps/; `make reproduce FROM_SCRATCH=1`",
+        "reruns them).",
         "",
+        *_summary(result),
+        *_paper_verdict(result),
+        *claims.claims_markdown(list(result["claims"].values()), SPEED_UP_TEST),
+        *_against_baselines(result),
     ]
     for w in table.workload.unique():
         lines += [
@@ -216,64 +360,8 @@ def markdown(result: dict) -> str:
             sub = table[(table.workload == w) & (table.k == k)].set_index("method")
             cells = [_cell(sub.loc[m]) if m in sub.index else "-" for m in METHODS]
             lines.append(f"| {k} | " + " | ".join(cells) + " |")
-        hit = result["reached_any"][w]
-        lines += ["", f"Sweep points reaching the target: {hit} of {result['num_points']}.", ""]
-    lines += ["## Against the paper's claims", ""] + _claims(result) + [""]
+        lines.append("")
     return "\n".join(lines)
-
-
-def _at(table, w, method, k=LENGTH) -> float:
-    sub = table[(table.workload == w) & (table.method == method) & (table.k == k)]
-    return float(sub["median"].iloc[0]) if len(sub) else math.nan
-
-
-def _claims(result: dict) -> list[str]:
-    table, workloads = result["table"], list(result["table"].workload.unique())
-    out = []
-
-    def verdict(name, method):
-        ours = {w: _at(table, w, "list") for w in workloads}
-        theirs = {w: _at(table, w, method) for w in workloads}
-        wins = [w for w in workloads if math.isfinite(ours[w]) and ours[w] <= theirs[w]]
-        both = [w for w in workloads if not math.isfinite(ours[w]) and not math.isfinite(theirs[w])]
-        losses = [w for w in workloads if w not in wins and w not in both]
-        return (
-            f"- Against {name}, the list at k={LENGTH} is as fast or faster on {len(wins)} of "
-            f"{len(workloads)} held-out workloads ({', '.join(wins) or 'none'}); both miss on "
-            f"{len(both)} ({', '.join(both) or 'none'}); slower on {len(losses)} "
-            f"({', '.join(losses) or 'none'})."
-        )
-
-    reached = [w for w in workloads if math.isfinite(_at(table, w, "list"))]
-    out.append(
-        f"- Paper: the best list does well on held-out workloads. Here the held-out list "
-        f"reaches the target within {LENGTH} trials on {len(reached)} of {len(workloads)} "
-        f"workloads ({', '.join(reached) or 'none'})."
-    )
-    out.append(verdict("a learning-rate x weight-decay grid (median)", "lr x wd grid"))
-    out.append(verdict("TPE with the same trial budget (median of 3 seeds)", "TPE"))
-    out.append(verdict("AlgoPerf's published 5-point list", "AlgoPerf list"))
-    out.append(verdict("quasi-random search (median)", "quasi-random"))
-
-    def efficiency(w, v):
-        if v is None:
-            return f"{w}: the list missed"
-        if not math.isfinite(v):
-            return f"{w}: more than {result['num_points']} quasi-random trials"
-        return f"{w}: {v:.1f}x"
-
-    eff = ", ".join(efficiency(w, v) for w, v in result["efficiency"].items())
-    out.append(
-        "- Paper (summary, unverified): about 3x more efficient than quasi-random search at "
-        f"5 parallel trials. Here, quasi-random trials needed for their median to match the "
-        f"list's best-of-{LENGTH}, divided by {LENGTH}: {eff}."
-    )
-    out.append(
-        "- Caveat: with only three offline workloads each list is built from two, so these "
-        "numbers are far noisier than the paper's; read them as a working pipeline, not "
-        "as evidence for or against the paper."
-    )
-    return out
 
 
 def plot(result: dict, path: str) -> None:
@@ -284,41 +372,53 @@ def plot(result: dict, path: str) -> None:
 
     table = result["table"]
     workloads = list(table.workload.unique())
-    fig, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads), 3.6))
-    for ax, w in zip(np.atleast_1d(axes), workloads, strict=True):
+    columns = min(4, len(workloads))
+    rows = math.ceil(len(workloads) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.0 * rows), squeeze=False)
+    for ax in axes.flat[len(workloads) :]:
+        ax.set_visible(False)
+    for ax, w in zip(axes.flat, workloads, strict=False):
         sub = table[table.workload == w]
         finite = sub["median"][np.isfinite(sub["median"])]
         ceiling = (finite.max() if len(finite) else 1.0) * 1.3
         for i, m in enumerate(METHODS):
-            rows = sub[sub.method == m].sort_values("k")
-            if rows.empty:
+            rows_m = sub[sub.method == m].sort_values("k")
+            if rows_m.empty:
                 continue
-            k = rows["k"] + (i - 2) * 0.06
-            med = rows["median"].where(np.isfinite(rows["median"]), ceiling)
-            (line,) = ax.plot(k, med, marker="o", label=m)
-            if (rows["low"] != rows["high"]).any():
-                low = rows["low"].where(np.isfinite(rows["low"]), ceiling)
-                high = rows["high"].where(np.isfinite(rows["high"]), ceiling)
-                ax.fill_between(k, low, high, alpha=0.12, color=line.get_color())
+            k = rows_m["k"] + (i - 2.5) * 0.05
+            med = rows_m["median"].where(np.isfinite(rows_m["median"]), ceiling)
+            (line,) = ax.plot(k, med, marker="o", ms=3, label=m)
+            if (rows_m["low"] != rows_m["high"]).any():
+                low = rows_m["low"].where(np.isfinite(rows_m["low"]), ceiling)
+                high = rows_m["high"].where(np.isfinite(rows_m["high"]), ceiling)
+                ax.fill_between(k, low, high, alpha=0.1, color=line.get_color())
         ax.axhline(ceiling, color="grey", lw=0.8, ls=":")
         ax.text(1, ceiling, "miss", va="bottom", fontsize=7, color="grey")
-        ax.set_title(f"held out: {w}", fontsize=9)
-        ax.set_xlabel("trials k")
+        ax.set_title(f"held out: {w}", fontsize=8)
         ax.set_xticks(range(1, LENGTH + 1))
-    np.atleast_1d(axes)[0].set_ylabel("steps to target (best of k)")
-    np.atleast_1d(axes)[-1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+        ax.tick_params(labelsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("trials k", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("steps to target (best of k)", fontsize=8)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(METHODS), fontsize=7)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+SHIPPED_LIST = "nadamw_list.json"  # in submissions/search_spaces/: the list on all workloads
 
 
 def write(result: dict, results_dir: str) -> list[str]:
     folder = os.path.join(results_dir, "lists")
     os.makedirs(folder, exist_ok=True)
-    paths = [os.path.join(results_dir, "lists.md"), os.path.join(results_dir, "lists_lowo.png")]
+    paths = [os.path.join(results_dir, "lists.md"), os.path.join(results_dir, "lists_heldout.png")]
     io.write_atomic(paths[0], markdown(result))
     plot(result, paths[1])
-    io.write_json(os.path.join(folder, "nadamw_list.json"), result["full_list"])
-    for w, points in result["lists"].items():
-        io.write_json(os.path.join(folder, f"lowo_{w}.json"), points)
+    io.write_json(os.path.join(folder, SHIPPED_LIST), result["full_list"])
+    for hold_out, held in result["lists"].items():
+        for w, points in held.items():
+            io.write_json(os.path.join(folder, f"leave_one_{hold_out}_out_{w}.json"), points)
     return paths

@@ -12,13 +12,22 @@ from algoperf_lite import io
 from algoperf_lite.runner import compiled_program, run_trial
 from algoperf_lite.spec import load_submission
 
-# The committed baselines that `benchmark` scores a new submission beside;
-# plain_sgd is the negative control.
-BASELINE_SUBMISSIONS = ("nadamw", "adamw", "sgd", "plain_sgd")
+# The committed baselines that `benchmark` scores a new submission beside:
+# name -> (submission, its search space in submissions/search_spaces/).
+# nadamw_list is NAdamW with the hyperparameter list built on all twelve
+# offline and variant workloads (results/lists.md); plain_sgd is the negative
+# control.
+BASELINES = {
+    "nadamw": ("nadamw", "nadamw"),
+    "nadamw_list": ("nadamw", "nadamw_list"),
+    "adamw": ("adamw", "adamw"),
+    "sgd": ("sgd", "sgd"),
+    "plain_sgd": ("plain_sgd", "plain_sgd"),
+}
 
 
 def run_baselines(
-    folder: str, names=BASELINE_SUBMISSIONS, workloads=None, progress: bool = True
+    folder: str, names=tuple(BASELINES), workloads=None, progress: bool = True
 ) -> None:
     """Tune each baseline with its shipped search space on the offline suite (or
     ``workloads``; external tuning, 3 studies x 5 trials) into ``folder/<name>``;
@@ -28,10 +37,11 @@ def run_baselines(
     from workloads import suite
 
     for name in names:
+        submission, space = BASELINES[name]
         tune(
             workloads or suite("offline"),
-            load_submission(name),
-            default_space(name),
+            load_submission(submission),
+            default_space(space),
             output=os.path.join(folder, name),
             progress=progress,
         )

@@ -81,9 +81,10 @@ SPACES_DIR = os.path.join(
 )
 
 
-def default_space(submission: str) -> Mapping | None:
-    """The tuning space shipped for a registered submission, if any."""
-    path = os.path.join(SPACES_DIR, f"{submission}.json")
+def default_space(name: str) -> Mapping | list | None:
+    """The search space shipped as submissions/search_spaces/<name>.json (a
+    submission's own space has the submission's name), if any."""
+    path = os.path.join(SPACES_DIR, f"{name}.json")
     return load(path) if os.path.exists(path) else None
 
 

@@ -87,3 +87,29 @@ def test_steps_table_reads_first_hit_from_curves():
     table = lists.steps_table(pd.DataFrame(rows), {mlp.name: mlp, digits.name: digits})
     assert table[mlp.name].tolist() == [200, INF]
     assert table[digits.name].tolist() == [90, 30]
+
+
+def test_leave_one_family_out_never_sees_the_family():
+    # a and b are one family: the list held out for a is built on c alone, and
+    # the same list whatever a or b hold.
+    excluded = lists.family_members({"a": "ab", "b": "ab", "c": "c"})
+    assert excluded == {"a": {"b"}, "b": {"a"}, "c": set()}
+    _, chosen = lists.leave_one_out(STEPS, length=2, draws=50, excluded=excluded)
+    assert chosen["a"] == chosen["b"] == lists.build(STEPS[["c"]], 2) == [4, 2]
+    changed = STEPS.assign(b=[1, INF, INF, INF, INF])
+    _, chosen2 = lists.leave_one_out(changed, length=2, draws=50, excluded=excluded)
+    assert chosen2["a"] == chosen["a"]
+    _, by_workload = lists.leave_one_out(changed, length=2, draws=50)
+    assert by_workload["a"] != chosen["a"]  # leave one workload out does see b
+    with pytest.raises(lists.UserError, match="no training workload"):
+        lists.leave_one_out(STEPS[["a", "b"]], excluded={"a": {"b"}})
+
+
+def test_speed_up_counts_random_trials_to_match_the_list():
+    # 10 points: one reaches the target in 100 steps, the rest miss.
+    steps = pd.Series([100.0] + [INF] * 9)
+    # The median best of k random points hits once k >= 5 (P = k / 10 >= 1/2).
+    assert lists.speed_up(steps, 100.0, length=5) == (1.0, False)
+    assert lists.speed_up(steps, 100.0, length=1) == (5.0, False)
+    assert lists.speed_up(steps, INF, length=5) == (0.2, False)  # a list that misses
+    assert lists.speed_up(steps, 50.0, length=5) == (2.0, True)  # never matched: censored
