@@ -55,6 +55,13 @@ class TrialState:
 # ---------------------------------------------------------------------------
 
 
+def augment_key(data_key, step):
+    """Augmentation draws from the data stream, one key per step (as AlgoPerf's
+    input pipeline augments), so our runner and the AlgoPerf-API input queue
+    augment a step's batch alike."""
+    return jax.random.fold_in(jax.random.split(data_key)[1], step)
+
+
 def _apply(model, params, model_state, x, *, train, dropout_rate, rng):
     variables = {"params": params, **model_state}
     kwargs = dict(train=train, dropout_rate=dropout_rate, rngs={"dropout": rng})
@@ -119,8 +126,7 @@ def trial_functions(
             batch_x, batch_y = jax.lax.with_sharding_constraint((batch_x, batch_y), batch_sharding)
         dropout_rng = jax.random.fold_in(state.rng, state.step)
         if workload.augment is not None:
-            dropout_rng, augment_rng = jax.random.split(dropout_rng)
-            batch_x = workload.augment(augment_rng, batch_x)
+            batch_x = workload.augment(augment_key(state.data_rng, state.step), batch_x)
 
         def loss_of(params):
             out, model_state = _apply(

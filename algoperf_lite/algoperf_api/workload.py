@@ -12,7 +12,7 @@ from flax import jax_utils
 from algoperf_lite import losses, params
 from algoperf_lite.algoperf_api import spec
 from algoperf_lite.errors import UserError
-from algoperf_lite.runner import device_data
+from algoperf_lite.runner import augment_key, device_data
 
 
 class AlgoPerfWorkload(spec.Workload):
@@ -192,8 +192,7 @@ class AlgoPerfWorkload(spec.Workload):
                 idx = jnp.asarray(order[i * global_batch_size : (i + 1) * global_batch_size])
                 inputs = take(x, idx)
                 if self.workload.augment is not None:
-                    step_key = jax.random.fold_in(key, epoch * steps + i)
-                    inputs = self.workload.augment(step_key, inputs)
+                    inputs = self.workload.augment(augment_key(key, epoch * steps + i), inputs)
                 batch = {"inputs": inputs, "targets": take(y, idx)}
                 yield self._per_device(batch) if self.replicated else batch
             epoch += 1
