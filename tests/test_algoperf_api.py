@@ -246,3 +246,17 @@ def test_replicated_workload_has_a_device_axis():
         assert leaf.shape == (devices, *shape.shape_tuple)
     batch = next(api._build_input_queue(jax.random.PRNGKey(0), "train", None, 8 * devices))
     assert batch["inputs"].shape[:2] == (devices, 8)
+
+
+def test_files_of_the_v05_era_import_algoperf_by_its_old_name(tmp_path):
+    # AlgoPerf's package was algorithmic_efficiency until its rename; v0.5 files use it.
+    with open(EXAMPLE) as f:
+        source = f.read()
+    old = source.replace("from algoperf import", "from algorithmic_efficiency import")
+    assert old != source
+    path = tmp_path / "old_name.py"
+    path.write_text(old)
+    w = get_workload("digits_logreg")
+    got = run_trial(w, load_submission(str(path)), nadamw.HPARAMS, seed=0, max_steps=100)
+    want = run_trial(w, load_submission(EXAMPLE), nadamw.HPARAMS, seed=0, max_steps=100)
+    assert [r["validation/loss"] for r in got.rows] == [r["validation/loss"] for r in want.rows]

@@ -6,7 +6,8 @@ is recognized by ``load_submission`` and trained by :mod:`.loop`, which
 drives it the way AlgoPerf's submission runner does. Our workloads are
 wrapped in :class:`.workload.AlgoPerfWorkload`, which provides the workload
 methods such submissions call. This package also answers ``import algoperf``
-(``spec`` and ``jax_sharding_utils``) when AlgoPerf itself is not installed,
+(``spec`` and ``jax_sharding_utils``; also under its old name,
+``algorithmic_efficiency``) when AlgoPerf itself is not installed,
 so that AlgoPerf's own JAX submissions import unchanged. Differences from
 AlgoPerf are listed in the README ("AlgoPerf-API submissions").
 """
@@ -22,16 +23,23 @@ def is_api_module(module) -> bool:
     return all(callable(getattr(module, name, None)) for name in API_FUNCTIONS[:2])
 
 
+# AlgoPerf's package and its name before the rename (v0.5 leaderboard files
+# import ``algorithmic_efficiency``).
+PACKAGE_NAMES = ("algoperf", "algorithmic_efficiency")
+
+
 def provide_algoperf_imports() -> None:
-    """Make ``from algoperf import spec, jax_sharding_utils`` resolve to this package,
-    unless the real AlgoPerf is installed."""
-    if "algoperf" in sys.modules or importlib.util.find_spec("algoperf") is not None:
-        return
+    """Make ``from algoperf import spec, jax_sharding_utils`` (and the same from
+    ``algorithmic_efficiency``) resolve to this package, unless the real
+    AlgoPerf is installed under that name."""
     from algoperf_lite.algoperf_api import jax_sharding_utils, spec
 
-    sys.modules["algoperf"] = sys.modules[__name__]
-    sys.modules["algoperf.spec"] = spec
-    sys.modules["algoperf.jax_sharding_utils"] = jax_sharding_utils
+    for name in PACKAGE_NAMES:
+        if name in sys.modules or importlib.util.find_spec(name) is not None:
+            continue
+        sys.modules[name] = sys.modules[__name__]
+        sys.modules[f"{name}.spec"] = spec
+        sys.modules[f"{name}.jax_sharding_utils"] = jax_sharding_utils
 
 
 # Names that JAX removed as pure renames and AlgoPerf's files still call: old
