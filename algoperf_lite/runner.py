@@ -19,6 +19,7 @@ checkpointed and so that several trials can be vmapped.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -659,12 +660,26 @@ def _out_of_memory(error: Exception) -> bool:
     return "RESOURCE_EXHAUSTED" in str(error) or "out of memory" in str(error).lower()
 
 
+def evaluated_params(submission, opt_state, params, lanes: bool = False):
+    """The parameters an evaluation sees: the submission's ``eval_params`` of
+    its state where it has one (vmapped over trials with ``lanes``), else ``params``."""
+    if submission.eval_params is None:
+        return params
+    return _compiled_pick(submission.eval_params, lanes)(opt_state, params)
+
+
+@functools.cache
+def _compiled_pick(eval_params, lanes: bool):
+    return jax.jit(jax.vmap(eval_params) if lanes else eval_params)
+
+
 def _evaluate(program, state, data, workload, submission, books, wall_start) -> float:
     """One evaluation row (off the clock); returns the validation metric."""
     tic = time.perf_counter()
     metrics = {}
+    params = evaluated_params(submission, state.opt_state, state.params)
     for split, (xs, ys, mask) in data.eval_sets.items():
-        values = program.evaluate(state.params, state.model_state, xs, ys, mask)
+        values = program.evaluate(params, state.model_state, xs, ys, mask)
         metrics.update({f"{split}/{k}": float(v) for k, v in values.items()})
     if submission.log_values is not None:
         logged = submission.log_values(state.opt_state)

@@ -8,6 +8,11 @@ one declaration. A *submission* is a Python module that exports::
     def make_optimizer(hparams, step_hint) -> optax.GradientTransformation
     def get_batch_size(workload_name) -> int     # optional
     def log_values(opt_state) -> dict            # optional: scalars logged at each eval
+    def eval_params(opt_state, params) -> params  # optional: what is evaluated
+
+``eval_params`` serves rules that train at one point and are judged at
+another (schedule-free's averaged iterate, weight averaging): evaluation sees
+what it returns, training goes on from ``params``.
 
 ``make_optimizer`` is called inside the compiled training step with every
 hyperparameter as a scalar array, so it must not branch in Python on their
@@ -157,6 +162,7 @@ class Submission:
     get_batch_size: Callable[[str], int] | None = None
     grad_evals_per_step: int = 1
     log_values: Callable[[Any], Mapping[str, Any]] | None = None
+    eval_params: Callable[[Any, Any], Any] | None = None
     # The module itself when it is written to AlgoPerf's API (see algoperf_lite.algoperf_api).
     api: Any = None
 
@@ -378,6 +384,7 @@ def _from_module(module, name: str, source: str) -> Submission:
         get_batch_size=getattr(module, "get_batch_size", None),
         grad_evals_per_step=int(getattr(module, "GRAD_EVALS_PER_STEP", 1)),
         log_values=getattr(module, "log_values", None),
+        eval_params=getattr(module, "eval_params", None),
     )
 
 

@@ -328,8 +328,9 @@ def _evaluate(program, state, data, submission, books, count) -> list[dict]:
     """Every trial's metrics at this evaluation (off the clock)."""
     tic = time.perf_counter()
     metrics = [{} for _ in range(count)]
+    params = runner.evaluated_params(submission, state.opt_state, state.params, lanes=True)
     for split, (xs, ys, mask) in data.eval_sets.items():
-        values = jax.device_get(program.evaluate(state.params, state.model_state, xs, ys, mask))
+        values = jax.device_get(program.evaluate(params, state.model_state, xs, ys, mask))
         for lane in range(count):
             metrics[lane].update({f"{split}/{k}": float(v[lane]) for k, v in values.items()})
     if submission.log_values is not None:

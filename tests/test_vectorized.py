@@ -136,3 +136,33 @@ def test_plan_runs_one_trial_at_a_time_on_one_cpu(nadamw):
     w = WORKLOADS["digits_logreg"]
     assert vectorized.plan(w, nadamw, 10) == (1, None)
     assert vectorized.plan(w, nadamw, 10, requested=4) == (4, None)
+
+
+def test_eval_params_are_what_evaluation_sees_alone_and_vmapped(tmp_path):
+    # A submission judged at the origin: every evaluation is that of zero weights,
+    # whatever training did, alone or vmapped; without the hook training shows.
+    from algoperf_lite import load_submission
+
+    path = tmp_path / "judged_at_zero.py"
+    path.write_text(
+        "import jax, jax.numpy as jnp, optax\n"
+        "HPARAMS = {'learning_rate': 0.01}\n"
+        "def make_optimizer(hparams, step_hint):\n"
+        "    return optax.sgd(hparams['learning_rate'])\n"
+        "def eval_params(opt_state, params):\n"
+        "    return jax.tree.map(jnp.zeros_like, params)\n"
+    )
+    judged = load_submission(str(path))
+    plain = load_submission("plain_sgd")
+    w = fresh("digits_logreg")
+    zero = run_trial(w, judged, {"learning_rate": 1e-30}, seed=0, max_steps=100)
+    trained = run_trial(w, judged, {"learning_rate": 0.5}, seed=0, max_steps=100)
+    column = w.metric_column
+    assert curve(trained, column) == pytest.approx(curve(zero, column))  # always the origin
+    moved = run_trial(w, plain, {"learning_rate": 0.5}, seed=0, max_steps=100)
+    assert curve(moved, column)[-1] != pytest.approx(curve(zero, column)[-1])
+    lanes = vectorized.run_trials(
+        w, judged, [{"learning_rate": 0.5}, {"learning_rate": 0.1}], [0, 1], max_steps=100
+    )
+    for lane in lanes:
+        assert curve(lane, column) == pytest.approx(curve(zero, column))
