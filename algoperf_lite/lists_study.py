@@ -417,7 +417,6 @@ def write(result: dict, results_dir: str) -> list[str]:
     paths = [os.path.join(results_dir, "lists.md"), os.path.join(results_dir, "lists_heldout.png")]
     io.write_atomic(paths[0], markdown(result))
     plot(result, paths[1])
-    io.write_json(os.path.join(folder, SHIPPED_LIST), result["full_list"])
     for hold_out, held in result["lists"].items():
         for w, points in held.items():
             io.write_json(os.path.join(folder, f"leave_one_{hold_out}_out_{w}.json"), points)
