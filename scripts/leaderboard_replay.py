@@ -44,7 +44,7 @@ ENTRIES = {
     "Baseline (NAdamW)": (0.571, "baseline", None),
     "Amos": (0.492, "amos", None),
     "CASPR Adaptive": (0.472, "caspr_adaptive", None),
-    "LAWA Queue": (0.370, "lawa_queue", None),
+    "LAWA Queue": (0.370, "lawa_queue", "lawa_queue.py"),
     "LAWA EMA": (0.338, "lawa_ema", "lawa_ema.py"),
     "Schedule-Free Prodigy": (0.000, "schedule_free_prodigy", None),
 }
@@ -52,9 +52,15 @@ ENTRIES = {
 NOT_REPLAYED = {
     "Distributed Shampoo": "PyTorch only; its search space names the PyTorch Shampoo's "
     "options, which AlgoPerf's archived JAX Shampoo does not read",
-    "LAWA Queue": "PyTorch only; not re-expressed yet",
     "Schedule-Free Prodigy": "PyTorch only; not re-expressed yet",
 }
+# Changes to the protocol after it was committed, each before any entry was scored.
+AMENDMENTS = (
+    "CASPR Adaptive's file imports its helper by a module path of its original "
+    "repository, so it cannot run unchanged; failures are now recorded per entry "
+    "instead of stopping the replay, and LAWA Queue was re-expressed so that at "
+    "least eight entries replay.",
+)
 DRAWS = 2000
 
 
@@ -71,26 +77,44 @@ def sources(leaderboard: str) -> dict[str, tuple[str, str, bool]]:
     return out
 
 
-def replay(chosen: dict, output: str, studies: int, trials: int) -> dict[str, str]:
+def folder_of(output: str, space: str) -> str:
+    return os.path.join(output, os.path.basename(os.path.dirname(space)))
+
+
+def replay(chosen: dict, output: str, studies: int, trials: int) -> None:
+    """Tune every chosen entry (resuming); an entry whose file cannot run here
+    leaves its one-line error in ``<folder>/could_not_run.txt`` for the report."""
     from algoperf_lite import load_submission
+    from algoperf_lite.errors import UserError
     from algoperf_lite.tuning import tune
     from workloads import suite
 
-    folders = {}
     for name, (path, space, _) in chosen.items():
-        folder = os.path.join(output, os.path.basename(os.path.dirname(space)))
+        folder = folder_of(output, space)
+        os.makedirs(folder, exist_ok=True)
         tic = time.perf_counter()
-        tune(
-            suite("offline"),
-            load_submission(path),
-            space,
-            output=folder,
-            studies=studies,
-            trials=trials,
-        )
+        try:
+            submission = load_submission(path)
+        except UserError as e:
+            with open(os.path.join(folder, FAILED), "w") as f:
+                f.write(" ".join(str(e).replace(path, "its file").split()) + "\n")
+            print(f"{name}: could not run: {e}", flush=True)
+            continue
+        tune(suite("offline"), submission, space, output=folder, studies=studies, trials=trials)
         print(f"{name}: {time.perf_counter() - tic:.0f}s", flush=True)
-        folders[name] = folder
-    return folders
+
+
+FAILED = "could_not_run.txt"
+
+
+def failures(chosen: dict, output: str) -> dict[str, str]:
+    out = {}
+    for name, (_, space, _) in chosen.items():
+        path = os.path.join(folder_of(output, space), FAILED)
+        if os.path.exists(path):
+            with open(path) as f:
+                out[name] = f.read().strip()
+    return out
 
 
 def rank_agreement(ours: dict, draws: dict, official: dict, seed: int = 0) -> dict:
@@ -220,6 +244,13 @@ def markdown(result: dict, studies: int, trials: int) -> str:
             f"- {n}: official rank {e['official_rank']}, ours {e['our_rank']}; no trial "
             f"reached the target on {', '.join(missed) or 'none'}."
         )
+    lines += ["", "## Protocol changes after registration", ""]
+    lines += [f"- {a}" for a in AMENDMENTS]
+    lines += ["", "## Could not run here", ""]
+    lines += [
+        f"- {n} (official {ENTRIES[n][0]:.3f}): {why}" for n, why in result["could_not_run"].items()
+    ]
+    lines += [] if result["could_not_run"] else ["- none"]
     lines += ["", "## Not replayed", ""]
     lines += [f"- {n} (official {ENTRIES[n][0]:.3f}): {why}." for n, why in NOT_REPLAYED.items()]
     lines.append(
@@ -253,17 +284,16 @@ def main():
             f"leaderboard_replay.py: error: no entry '{unknown[0]}'; "
             f"choose from: {', '.join(chosen)}\n",
         )
-    run = {n: chosen[n] for n in (args.only or chosen)}
-    if args.report_only:
-        folders = {
-            n: os.path.join(args.output, os.path.basename(os.path.dirname(s)))
-            for n, (_, s, _) in chosen.items()
-        }
-    else:
-        folders = replay(run, args.output, args.studies, args.trials)
+    if not args.report_only:
+        replay(
+            {n: chosen[n] for n in (args.only or chosen)}, args.output, args.studies, args.trials
+        )
         if args.only:
             return 0
+    failed = failures(chosen, args.output)
+    folders = {n: folder_of(args.output, s) for n, (_, s, _) in chosen.items() if n not in failed}
     result = analyse(folders, chosen)
+    result["could_not_run"] = failed
     with open(os.path.join(args.results, "validity.json"), "w") as f:
         json.dump(result, f, indent=1)
     text = markdown(result, args.studies, args.trials)
