@@ -9,9 +9,11 @@ jax; AlgoPerf's own ``algoperf`` package and test files aside), and trains
 each for ``--steps`` steps on ``digits_logreg`` and ``mnist1d_mlp``, one file
 per child process (a file that crashes or hangs takes only itself down). The
 hyperparameters are the first Halton point of the nearest
-``tuning_search_space*.json`` at or above the file (our choice), else
-AlgoPerf's self-tuning NAdamW point. A file *runs* when both trials finish
-(reaching a target or not; a diverged trial ran too). The table names each
+``tuning_search_space*.json`` at or above the file (our choice); without one,
+a file's own declared ``HPARAMS`` (self-tuning files), else AlgoPerf's
+self-tuning NAdamW point. The checkout's root is importable, as in AlgoPerf.
+A file *runs* when both trials finish (reaching a target or not; a diverged
+trial ran too). The table names each
 failure's error. The project contains none of these files.
 """
 
@@ -40,7 +42,7 @@ FALLBACK_POINT = {
     "label_smoothing": 0.0,
     "dropout_rate": 0.1,
 }
-TIMEOUT_S = 900
+TIMEOUT_S = 1800
 
 
 def submission_files(checkout: str) -> list[str]:
@@ -69,18 +71,27 @@ def search_space_of(path: str, checkout: str) -> str | None:
         folder = os.path.dirname(folder)
 
 
-def child(path: str, space: str | None, steps: int) -> dict:
-    """Train ``path`` on each workload in this process; one line of JSON out."""
+def child(path: str, space: str | None, steps: int, checkout: str) -> dict:
+    """Train ``path`` on each workload in this process; one line of JSON out.
+
+    The checkout's root is importable, as when AlgoPerf runs a file from its
+    repository (``from algorithms.… import …``); our stand-ins for ``algoperf``
+    are installed first, so the checkout's own package (which needs PyTorch)
+    is not the one imported."""
     from algoperf_lite import load_submission, run_trial, search_space
+    from algoperf_lite.algoperf_api import provide_algoperf_imports
     from workloads import get_workload
 
-    point = dict(FALLBACK_POINT)
-    if space is not None:
-        point = {**point, **search_space.points(search_space.load(space), 1, seed=0)[0]}
+    provide_algoperf_imports()
+    sys.path.append(os.path.abspath(checkout))
     out = {}
     for name in WORKLOADS:
         try:
             submission = load_submission(path)
+            if space is not None:
+                point = search_space.points(search_space.load(space), 1, seed=0)[0]
+            else:  # a self-tuning file brings its own; an open one gets the fallback
+                point = dict(FALLBACK_POINT) if submission.open_names else None
             result = run_trial(get_workload(name), submission, point, seed=0, max_steps=steps)
             out[name] = {"ran": True, "status": result.status}
         except BaseException as e:  # the file's own failure is the finding
@@ -100,6 +111,7 @@ def census(checkouts: list[str], steps: int) -> list[dict]:
             os.path.basename(os.path.abspath(checkout)), os.path.relpath(path, checkout)
         )
         command = [sys.executable, __file__, "--child", path, "--steps", str(steps)]
+        command += ["--root", checkout]
         command += ["--space", space] if space else []
         tic = time.perf_counter()
         try:
@@ -160,9 +172,10 @@ def main():
     parser.add_argument("--output", default=os.path.join(ROOT, "results", "algoperf_files.md"))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--space", help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.space, args.steps)), flush=True)
+        print(json.dumps(child(args.child, args.space, args.steps, args.root)), flush=True)
         return 0
     if not args.checkout:
         parser.exit(

@@ -69,8 +69,10 @@ def test_an_api_files_own_compiles_stay_off_its_clock():
         result = run_trial(w, load_submission(EXAMPLE), nadamw.HPARAMS, seed=1, max_steps=60)
     finally:
         jax.monitoring.unregister_event_duration_listener(listen)
-    # Heard before the trial's clock starts (loading its data) is not the trial's.
-    assert result.compile_time_sec >= 0.95 * sum(heard)
+    # Most of what JAX compiled is on the compile clock (what it compiled while
+    # loading the file and its data is not the trial's; with the file's compiles
+    # on the training clock the share was 0.15).
+    assert result.compile_time_sec >= 0.5 * sum(heard)
     # 60 steps of logistic regression run far faster than the file's jit compiles
     # (on the 2-core CPU: 0.44 s against 8.9 s; with compiles on the clock, 4.1 s).
     assert result.submission_time_sec < sum(heard) / 4
