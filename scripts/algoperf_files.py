@@ -91,7 +91,7 @@ def child(path: str, space: str | None, steps: int, checkout: str) -> dict:
             if space is not None:
                 point = search_space.points(search_space.load(space), 1, seed=0)[0]
             else:  # a self-tuning file brings its own; an open one gets the fallback
-                point = dict(FALLBACK_POINT) if submission.open_names else None
+                point = None if submission.hparams else dict(FALLBACK_POINT)
             result = run_trial(get_workload(name), submission, point, seed=0, max_steps=steps)
             out[name] = {"ran": True, "status": result.status}
         except BaseException as e:  # the file's own failure is the finding
