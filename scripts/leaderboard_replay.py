@@ -1,7 +1,7 @@
 """AlgoPerf's v0.5 external-tuning leaderboard, replayed on the offline suite.
 
     python scripts/leaderboard_replay.py --leaderboard PATH/submissions_algorithms \
-        [--studies 3] [--trials 5] [--output runs/leaderboard_replay] [--only NAME ...]
+        [--studies 3] [--trials 5] [--output results/leaderboard_replay] [--only NAME ...]
 
 A pre-registered validity study: the entries, their sources and the statistic
 are fixed below, before any result. Each entry is tuned by the external-tuning
@@ -265,7 +265,7 @@ def main():
     parser.add_argument("--leaderboard", help="a checkout of mlcommons/submissions_algorithms")
     parser.add_argument("--studies", type=int, default=3)
     parser.add_argument("--trials", type=int, default=5)
-    parser.add_argument("--output", default=os.path.join(ROOT, "runs", "leaderboard_replay"))
+    parser.add_argument("--output", default=os.path.join(ROOT, "results", "leaderboard_replay"))
     parser.add_argument("--results", default=os.path.join(ROOT, "results"))
     parser.add_argument("--only", action="append", help="run only this entry (repeatable)")
     parser.add_argument("--report-only", action="store_true", help="score what has run")
