@@ -738,7 +738,12 @@ def _finish(
             None if reached is None else reached["global_step"] * submission.grad_evals_per_step
         ),
         best_validation=books["best"],
-        final={k: v for k, v in (rows[-1] if rows else {}).items() if "/" in k},
+        # JSON has no NaN: a metric that overflowed is recorded as null.
+        final={
+            k: v if math.isfinite(v) else None
+            for k, v in (rows[-1] if rows else {}).items()
+            if "/" in k
+        },
         compile_time_sec=books["compile_time_sec"],
         compiled=compiled,
         submission_time_sec=books["submission_time_sec"],

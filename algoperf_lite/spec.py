@@ -30,6 +30,7 @@ import importlib.util
 import json
 import math
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -345,12 +346,9 @@ def load_submission(name_or_path: str) -> Submission:
     from algoperf_lite.algoperf_api import provide_algoperf_imports, renamed_jax_names
 
     provide_algoperf_imports()
-    module_name = "algoperf_lite_submission_" + hashlib.sha1(path.encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
     try:
         with renamed_jax_names():
-            spec.loader.exec_module(module)
+            module = _import_file(path)
     except (Exception, SystemExit) as e:  # the user's file: report, don't crash or exit
         raise UserError(
             f"could not import submission file {name_or_path}: {type(e).__name__}: {e}"
@@ -358,6 +356,36 @@ def load_submission(name_or_path: str) -> Submission:
     name = os.path.splitext(os.path.basename(path))[0]
     _LOADED[path] = _from_module(module, name, path)
     return _LOADED[path]
+
+
+def _import_file(path: str):
+    """Import a submission file, as a module of its package where its folder is
+    one: AlgoPerf imports a file by its dotted path, so a file may import its
+    neighbours relatively (``from .utils import ...``). The package is
+    registered under a name of its own, so it cannot shadow ours."""
+    tag = "algoperf_lite_submission_" + hashlib.sha1(path.encode()).hexdigest()[:12]
+    top, parts = os.path.dirname(path), [os.path.splitext(os.path.basename(path))[0]]
+    if not os.path.isfile(os.path.join(top, "__init__.py")):
+        spec = importlib.util.spec_from_file_location(tag, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    while os.path.isfile(os.path.join(os.path.dirname(top), "__init__.py")):
+        parts.insert(0, os.path.basename(top))
+        top = os.path.dirname(top)
+    tag = "algoperf_lite_package_" + hashlib.sha1(top.encode()).hexdigest()[:12]
+    if tag not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            tag, os.path.join(top, "__init__.py"), submodule_search_locations=[top]
+        )
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[tag] = package
+        try:
+            spec.loader.exec_module(package)
+        except BaseException:
+            del sys.modules[tag]
+            raise
+    return importlib.import_module(".".join([tag, *parts]))
 
 
 def _from_module(module, name: str, source: str) -> Submission:

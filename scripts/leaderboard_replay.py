@@ -46,13 +46,12 @@ ENTRIES = {
     "CASPR Adaptive": (0.472, "caspr_adaptive", None),
     "LAWA Queue": (0.370, "lawa_queue", "lawa_queue.py"),
     "LAWA EMA": (0.338, "lawa_ema", "lawa_ema.py"),
-    "Schedule-Free Prodigy": (0.000, "schedule_free_prodigy", None),
+    "Schedule-Free Prodigy": (0.000, "schedule_free_prodigy", "schedule_free_prodigy.py"),
 }
 # Not replayed, and why (said in the report).
 NOT_REPLAYED = {
     "Distributed Shampoo": "PyTorch only; its search space names the PyTorch Shampoo's "
     "options, which AlgoPerf's archived JAX Shampoo does not read",
-    "Schedule-Free Prodigy": "PyTorch only; not re-expressed yet",
 }
 # Changes to the protocol after it was committed, each before any entry was scored.
 AMENDMENTS = (
@@ -60,7 +59,30 @@ AMENDMENTS = (
     "repository, so it cannot run unchanged; failures are now recorded per entry "
     "instead of stopping the replay, and LAWA Queue was re-expressed so that at "
     "least eight entries replay.",
+    "Schedule-Free Prodigy was re-expressed (its optimizer, step for step) and added, "
+    "and the self-tuning entries that can run were added as a second, separate "
+    "table; both before any entry was scored.",
 )
+# The self-tuning leaderboard: name -> (official v0.5 score, entry folder). Each runs
+# from its own file under the self-tuning ruleset (its own fixed hyperparameters,
+# 1.5x the step budget), or is recorded as unable to run.
+SELF_TUNING_DIR = os.path.join(
+    "previous_leaderboards", "algoperf_v05", "submissions", "self_tuning"
+)
+SELF_TUNING = {
+    "Schedule-Free AdamW": (0.854, "schedule_free_adamw"),
+    "Baseline (NAdamW)": (0.819, "baseline"),
+    "NadamW Sequential": (0.331, "nadamw_sequential"),
+    "Sinv6_75": (0.142, "sinv6_75"),
+    "Sinv6": (0.090, "sinv6"),
+    "AdamG": (0.000, "adamg"),
+}
+SELF_TUNING_NOT_REPLAYED = {
+    "Schedule-Free AdamW": "PyTorch only; its self-tuning form adds polynomial averaging "
+    "weights (r = 0.75) and a forced reset that optax.contrib's schedule_free_adamw "
+    "lacks; not re-expressed",
+    "AdamG": "PyTorch only; not re-expressed",
+}
 DRAWS = 2000
 
 
@@ -77,11 +99,21 @@ def sources(leaderboard: str) -> dict[str, tuple[str, str, bool]]:
     return out
 
 
-def folder_of(output: str, space: str) -> str:
-    return os.path.join(output, os.path.basename(os.path.dirname(space)))
+def self_tuning_sources(leaderboard: str) -> dict[str, tuple[str, None, bool]]:
+    """name -> (submission file, no space, False) for each self-tuning entry tried."""
+    return {
+        name: (os.path.join(leaderboard, SELF_TUNING_DIR, folder, "submission.py"), None, False)
+        for name, (_, folder) in SELF_TUNING.items()
+        if name not in SELF_TUNING_NOT_REPLAYED
+    }
 
 
-def replay(chosen: dict, output: str, studies: int, trials: int) -> None:
+def folder_of(output: str, source: str) -> str:
+    """An entry's experiment folder: named after the entry's folder."""
+    return os.path.join(output, os.path.basename(os.path.dirname(source)))
+
+
+def replay(chosen: dict, output: str, studies: int, trials: int, ruleset="external") -> None:
     """Tune every chosen entry (resuming); an entry whose file cannot run here
     leaves its one-line error in ``<folder>/could_not_run.txt`` for the report."""
     from algoperf_lite import load_submission
@@ -90,7 +122,7 @@ def replay(chosen: dict, output: str, studies: int, trials: int) -> None:
     from workloads import suite
 
     for name, (path, space, _) in chosen.items():
-        folder = folder_of(output, space)
+        folder = folder_of(output, space or path)
         os.makedirs(folder, exist_ok=True)
         tic = time.perf_counter()
         try:
@@ -100,7 +132,10 @@ def replay(chosen: dict, output: str, studies: int, trials: int) -> None:
                 f.write(" ".join(str(e).replace(path, "its file").split()) + "\n")
             print(f"{name}: could not run: {e}", flush=True)
             continue
-        tune(suite("offline"), submission, space, output=folder, studies=studies, trials=trials)
+        tune(
+            suite("offline"), submission, space, output=folder, studies=studies, trials=trials,
+            ruleset=ruleset,
+        )  # fmt: skip
         print(f"{name}: {time.perf_counter() - tic:.0f}s", flush=True)
 
 
@@ -109,8 +144,8 @@ FAILED = "could_not_run.txt"
 
 def failures(chosen: dict, output: str) -> dict[str, str]:
     out = {}
-    for name, (_, space, _) in chosen.items():
-        path = os.path.join(folder_of(output, space), FAILED)
+    for name, (source, space, _) in chosen.items():
+        path = os.path.join(folder_of(output, space or source), FAILED)
         if os.path.exists(path):
             with open(path) as f:
                 out[name] = f.read().strip()
@@ -158,7 +193,9 @@ def ranks(scores: dict) -> dict:
     return {n: int(r) for n, r in zip(names, order, strict=True)}
 
 
-def analyse(folders: dict, chosen: dict) -> dict:
+def analyse(folders: dict, chosen: dict, official: dict) -> dict:
+    """Our scores beside the official ones; the rank agreement where at least
+    three entries ran (fewer have no ranking to compare)."""
     from algoperf_lite import scoring
 
     seen: dict = {}
@@ -166,9 +203,11 @@ def analyse(folders: dict, chosen: dict) -> dict:
         n: scoring.read_experiment(p, "steps", None, seen, True, False) for n, p in folders.items()
     }
     report = scoring.score(folders)
-    draws = scoring.bootstrap_scores(read, draws=DRAWS)
-    official = {n: ENTRIES[n][0] for n in folders}
-    agreement = rank_agreement(report.scores, draws, official)
+    official = {n: official[n] for n in folders}
+    agreement = None
+    if len(folders) >= 3:
+        draws = scoring.bootstrap_scores(read, draws=DRAWS)
+        agreement = rank_agreement(report.scores, draws, official)
     ours_rank, their_rank = ranks(report.scores), ranks(official)
     return {
         "entries": {
@@ -189,13 +228,55 @@ def analyse(folders: dict, chosen: dict) -> dict:
     }
 
 
-def markdown(result: dict, studies: int, trials: int) -> str:
-    a = result["agreement"]
-    entries = result["entries"]
-    order = sorted(entries, key=lambda n: entries[n]["official_rank"])
-    tau, rho = a["kendall_tau"], a["spearman_rho"]
+def _table(part: dict, official: dict) -> list[str]:
+    """The score table of one leaderboard, entries in the official order."""
+    entries, workloads = part["entries"], part["workloads"]
     lines = [
-        "# Validity: AlgoPerf's v0.5 external-tuning leaderboard, replayed here",
+        "| entry | official score (rank) | our score [95%] (rank) | "
+        + " | ".join(workloads)
+        + " |",
+        "|---" * (3 + len(workloads)) + "|",
+    ]
+    for n in sorted(entries, key=lambda n: entries[n]["official_rank"]):
+        e = entries[n]
+        cells = ["{}/{}".format(*e["reached"].get(w, (0, 0))) for w in workloads]
+        star = "*" if e["re_expressed"] else ""
+        lo, hi = e["interval"]
+        lines.append(
+            f"| {n}{star} | {e['official']:.3f} ({e['official_rank']}) | {e['ours']:.3f} "
+            f"[{lo:.3f}, {hi:.3f}] ({e['our_rank']}) | " + " | ".join(cells) + " |"
+        )
+    lines += ["", "Workload cells: trials that reached the target / trials run.", ""]
+    lines += [
+        f"- {n} (official {official[n]:.3f}) could not run here: {why}"
+        for n, why in part["could_not_run"].items()
+    ]
+    lines += [
+        f"- {n} (official {official[n]:.3f}) not replayed: {why}."
+        for n, why in part["not_replayed"].items()
+    ]
+    return lines
+
+
+def _agreement(a: dict | None) -> str:
+    if a is None:
+        return (
+            "**No rank agreement**: fewer than three entries ran, so there is no ranking "
+            "to compare; the scores are shown as they are."
+        )
+    tau, rho = a["kendall_tau"], a["spearman_rho"]
+    return (
+        f"**Kendall's tau {tau['value']:.2f} [{tau['low']:.2f}, {tau['high']:.2f}], "
+        f"Spearman's rho {rho['value']:.2f} [{rho['low']:.2f}, {rho['high']:.2f}]** "
+        f"over {a['entries']} entries (95% intervals from {a['draws']} draws resampling "
+        "the studies within each workload and the entries)."
+    )
+
+
+def markdown(result: dict, studies: int, trials: int) -> str:
+    entries = result["entries"]
+    lines = [
+        "# Validity: AlgoPerf's v0.5 leaderboard, replayed here",
         "",
         "Regenerate with `python scripts/leaderboard_replay.py --leaderboard "
         "PATH/submissions_algorithms` (a checkout of AlgoPerf's leaderboard repository; "
@@ -207,36 +288,18 @@ def markdown(result: dict, studies: int, trials: int) -> str:
         "from their own files, unchanged; PyTorch-only entries ran as our optax "
         "re-expressions (marked *, see `submissions/leaderboard_v05/`).",
         "",
-        f"**Kendall's tau {tau['value']:.2f} [{tau['low']:.2f}, {tau['high']:.2f}], "
-        f"Spearman's rho {rho['value']:.2f} [{rho['low']:.2f}, {rho['high']:.2f}]** "
-        f"over {a['entries']} entries (95% intervals from {a['draws']} draws resampling "
-        "the studies within each workload and the entries).",
+        "## External tuning",
         "",
-        "| entry | official score (rank) | our score [95%] (rank) | "
-        + " | ".join(result["workloads"])
-        + " |",
-        "|---" * (3 + len(result["workloads"])) + "|",
-    ]
-    for n in order:
-        e = entries[n]
-        cells = []
-        for w in result["workloads"]:
-            hit, run = e["reached"].get(w, (0, 0))
-            cells.append(f"{hit}/{run}")
-        star = "*" if e["re_expressed"] else ""
-        lo, hi = e["interval"]
-        lines.append(
-            f"| {n}{star} | {e['official']:.3f} ({e['official_rank']}) | {e['ours']:.3f} "
-            f"[{lo:.3f}, {hi:.3f}] ({e['our_rank']}) | " + " | ".join(cells) + " |"
-        )
-    moved = sorted(order, key=lambda n: -abs(entries[n]["our_rank"] - entries[n]["official_rank"]))
-    lines += [
+        _agreement(result["agreement"]),
         "",
-        "Workload cells: trials that reached the target / trials run.",
+        *_table(result, {n: v[0] for n, v in ENTRIES.items()}),
         "",
         "## Who moves most",
         "",
     ]
+    moved = sorted(
+        entries, key=lambda n: -abs(entries[n]["our_rank"] - entries[n]["official_rank"])
+    )
     for n in moved[:3]:
         e = entries[n]
         missed = [w for w in result["workloads"] if e["reached"].get(w, (0, 0))[0] == 0]
@@ -244,20 +307,35 @@ def markdown(result: dict, studies: int, trials: int) -> str:
             f"- {n}: official rank {e['official_rank']}, ours {e['our_rank']}; no trial "
             f"reached the target on {', '.join(missed) or 'none'}."
         )
+    self_tuning = result.get("self_tuning")
+    if self_tuning:
+        lines += [
+            "",
+            "## Self-tuning",
+            "",
+            f"Each entry from its own file with its own fixed hyperparameters, {studies} "
+            "runs per workload at 1.5x the step budget (our self-tuning ruleset), scored "
+            "together.",
+            "",
+            _agreement(self_tuning["agreement"]),
+            "",
+            *_table(self_tuning, {n: v[0] for n, v in SELF_TUNING.items()}),
+        ]
     lines += ["", "## Protocol changes after registration", ""]
     lines += [f"- {a}" for a in AMENDMENTS]
-    lines += ["", "## Could not run here", ""]
-    lines += [
-        f"- {n} (official {ENTRIES[n][0]:.3f}): {why}" for n, why in result["could_not_run"].items()
-    ]
-    lines += [] if result["could_not_run"] else ["- none"]
-    lines += ["", "## Not replayed", ""]
-    lines += [f"- {n} (official {ENTRIES[n][0]:.3f}): {why}." for n, why in NOT_REPLAYED.items()]
-    lines.append(
-        "- The self-tuning entries: not replayed in this study (its pre-registered scope is "
-        "the external-tuning leaderboard)."
-    )
     return "\n".join(lines) + "\n"
+
+
+def _part(chosen: dict, output: str, official: dict, not_replayed: dict) -> dict:
+    failed = failures(chosen, output)
+    folders = {
+        n: folder_of(output, space or source)
+        for n, (source, space, _) in chosen.items()
+        if n not in failed and os.path.isdir(folder_of(output, space or source))
+    }
+    part = analyse(folders, chosen, official) if folders else {"entries": {}, "workloads": []}
+    part.setdefault("agreement", None)
+    return {**part, "could_not_run": failed, "not_replayed": not_replayed}
 
 
 def main():
@@ -269,6 +347,10 @@ def main():
     parser.add_argument("--results", default=os.path.join(ROOT, "results"))
     parser.add_argument("--only", action="append", help="run only this entry (repeatable)")
     parser.add_argument("--report-only", action="store_true", help="score what has run")
+    parser.add_argument(
+        "--table", choices=("external", "self_tuning", "both"), default="both",
+        help="which leaderboard to run (the report always covers both)",
+    )  # fmt: skip
     args = parser.parse_args()
     if not args.leaderboard or not os.path.isdir(os.path.join(args.leaderboard, ENTRIES_DIR)):
         parser.exit(
@@ -277,23 +359,29 @@ def main():
             f"mlcommons/submissions_algorithms (it must hold {ENTRIES_DIR})\n",
         )
     chosen = sources(args.leaderboard)
-    unknown = [n for n in args.only or [] if n not in chosen]
+    self_chosen = self_tuning_sources(args.leaderboard)
+    unknown = [n for n in args.only or [] if n not in chosen and n not in self_chosen]
     if unknown:
         parser.exit(
             2,
             f"leaderboard_replay.py: error: no entry '{unknown[0]}'; "
-            f"choose from: {', '.join(chosen)}\n",
+            f"choose from: {', '.join(dict.fromkeys([*chosen, *self_chosen]))}\n",
         )
+    self_output = os.path.join(args.output, "self_tuning")
     if not args.report_only:
-        replay(
-            {n: chosen[n] for n in (args.only or chosen)}, args.output, args.studies, args.trials
-        )
+        if args.table in ("external", "both"):
+            picked = {n: chosen[n] for n in (args.only or chosen) if n in chosen}
+            replay(picked, args.output, args.studies, args.trials)
+        if args.table in ("self_tuning", "both"):
+            picked = {n: self_chosen[n] for n in (args.only or self_chosen) if n in self_chosen}
+            replay(picked, self_output, args.studies, 1, ruleset="self")
         if args.only:
             return 0
-    failed = failures(chosen, args.output)
-    folders = {n: folder_of(args.output, s) for n, (_, s, _) in chosen.items() if n not in failed}
-    result = analyse(folders, chosen)
-    result["could_not_run"] = failed
+    result = _part(chosen, args.output, {n: v[0] for n, v in ENTRIES.items()}, NOT_REPLAYED)
+    result["self_tuning"] = _part(
+        self_chosen, self_output, {n: v[0] for n, v in SELF_TUNING.items()},
+        SELF_TUNING_NOT_REPLAYED,
+    )  # fmt: skip
     with open(os.path.join(args.results, "validity.json"), "w") as f:
         json.dump(result, f, indent=1)
     text = markdown(result, args.studies, args.trials)

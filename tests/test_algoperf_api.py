@@ -262,3 +262,40 @@ def test_files_of_the_v05_era_import_algoperf_by_its_old_name(tmp_path):
     got = run_trial(w, load_submission(str(path)), nadamw.HPARAMS, seed=0, max_steps=100)
     want = run_trial(w, load_submission(EXAMPLE), nadamw.HPARAMS, seed=0, max_steps=100)
     assert [r["validation/loss"] for r in got.rows] == [r["validation/loss"] for r in want.rows]
+
+
+def test_a_file_in_a_package_imports_its_neighbours_relatively(tmp_path):
+    # AlgoPerf imports a submission by its dotted path, so `from .helper import` works;
+    # the package is named apart, so even a folder called `submissions` cannot shadow ours.
+    with open(EXAMPLE) as f:
+        source = f.read()
+    package = tmp_path / "submissions" / "entry"
+    package.mkdir(parents=True)
+    (tmp_path / "submissions" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "helper.py").write_text("from ..shared import NAME\nSHIFT = NAME\n")
+    (tmp_path / "submissions" / "shared.py").write_text("NAME = 'relative'\n")
+    (package / "submission.py").write_text(
+        "from .helper import SHIFT\nassert SHIFT == 'relative'\n" + source
+    )
+    loaded = load_submission(str(package / "submission.py"))
+    assert loaded.api is not None
+    assert load_submission("nadamw").name == "nadamw"  # ours is still ours
+    w = get_workload("digits_logreg")
+    got = run_trial(w, loaded, nadamw.HPARAMS, seed=0, max_steps=50)
+    want = run_trial(w, load_submission(EXAMPLE), nadamw.HPARAMS, seed=0, max_steps=50)
+    assert [r["validation/loss"] for r in got.rows] == [r["validation/loss"] for r in want.rows]
+
+
+def test_an_api_file_whose_loss_overflows_is_recorded_as_diverged(tmp_path):
+    # The accuracy stays finite while the loss is not: that still is a divergence,
+    # and the result file (JSON has no NaN) is written, not crashed on.
+    hp = {**nadamw.HPARAMS, "learning_rate": 1e30}
+    w = get_workload("digits_logreg")
+    got = run_trial(
+        w, load_submission(EXAMPLE), hp, seed=0, max_steps=200, output_dir=str(tmp_path)
+    )
+    assert (got.status, got.stopped_by) == ("diverged", "divergence")
+    assert got.steps < 200 and got.final["validation/loss"] is None
+    assert got.final["validation/accuracy"] >= 0.0
+    assert '"status": "diverged"' in (tmp_path / "result.json").read_text()

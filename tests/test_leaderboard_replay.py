@@ -39,3 +39,28 @@ def test_every_replayed_entry_names_its_source(tmp_path):
         assert space.endswith("tuning_search_space.json")
         assert os.path.isfile(path) if ours else path.startswith(str(tmp_path))
     assert not set(chosen) & set(replay.NOT_REPLAYED)
+
+
+def test_self_tuning_entries_run_from_their_own_files(tmp_path):
+    chosen = replay.self_tuning_sources(str(tmp_path))
+    assert set(chosen) == set(replay.SELF_TUNING) - set(replay.SELF_TUNING_NOT_REPLAYED)
+    for path, space, ours in chosen.values():
+        assert path.startswith(str(tmp_path)) and path.endswith("submission.py")
+        assert space is None and not ours
+
+
+def test_an_entry_that_cannot_run_is_reported_and_too_few_have_no_ranking(tmp_path):
+    chosen = replay.self_tuning_sources(str(tmp_path))
+    name = next(iter(chosen))
+    folder = replay.folder_of(str(tmp_path / "out"), chosen[name][0])
+    os.makedirs(folder)
+    with open(os.path.join(folder, replay.FAILED), "w") as f:
+        f.write("its file needs a package\n")
+    official = {n: v[0] for n, v in replay.SELF_TUNING.items()}
+    part = replay._part(chosen, str(tmp_path / "out"), official, {"AdamG": "PyTorch only"})
+    assert part["agreement"] is None and part["entries"] == {}
+    assert part["could_not_run"] == {name: "its file needs a package"}
+    lines = replay._table(part, official)
+    assert any(name in line and "could not run here" in line for line in lines)
+    assert any("AdamG" in line and "not replayed" in line for line in lines)
+    assert "No rank agreement" in replay._agreement(None)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import inspect
+import math
 import re
 import sys
 import time
@@ -264,6 +265,11 @@ def _train(
                 value = runner._evaluate(
                     program, state, data, workload, submission, books, wall_start
                 )
+                if not all(math.isfinite(v) for v in books["rows"][-1].values()):
+                    # The native runner stops on a non-finite training loss; here the
+                    # file trains out of our sight, so a non-finite loss in the
+                    # evaluation (beside a finite accuracy, say) is the sign.
+                    value = math.nan
                 eval_results.append((step, books["rows"][-1]))
                 stop = runner.stop_after_eval(value, workload, books, stop_at_target)
                 if stop is not None:
