@@ -17,24 +17,28 @@ from workloads import get_workload
 EXAMPLE = os.path.join("submissions", "algoperf_api", "nadamw_api.py")
 
 
+# Two compiled programs round differently and training amplifies it: relative
+# loss differences of about 1e-7 at step 100 grew to 5e-5 (one CPU) or 1e-3 (another)
+# by step 300, dropout or not. So curves are compared over 100 steps, evaluated often.
+STEPS = 100
+
+
 def test_api_example_follows_the_native_nadamw_trajectory():
     # Same rule, keys and batch order: only the driver differs (Python loop vs fused step).
-    w = get_workload("mnist1d_mlp")
+    w = dataclasses.replace(get_workload("mnist1d_mlp"), eval_every=STEPS // 4)
     hp = {**nadamw.HPARAMS, "dropout_rate": 0.0}
-    api = run_trial(w, load_submission(EXAMPLE), hp, seed=3, max_steps=300)
-    native = run_trial(w, load_submission("nadamw"), hp, seed=3, max_steps=300)
+    api = run_trial(w, load_submission(EXAMPLE), hp, seed=3, max_steps=STEPS)
+    native = run_trial(w, load_submission("nadamw"), hp, seed=3, max_steps=STEPS)
     assert load_submission(EXAMPLE).api is not None
     got = [r["validation/loss"] for r in api.rows]
     want = [r["validation/loss"] for r in native.rows]
+    assert len(want) == 4
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
 def test_api_file_and_native_twin_agree_with_dropout_on():
     # Same seed and point: the update key an API file gets is the native dropout key.
-    # Two compiled programs round differently and training amplifies it (relative
-    # loss difference 1e-7 at step 100, 1e-3 by step 300, dropout or not), so the
-    # curves are compared over their first 200 steps.
-    w = get_workload("mnist1d_mlp")
+    w = dataclasses.replace(get_workload("mnist1d_mlp"), eval_every=STEPS // 4)
     hp = {**nadamw.HPARAMS, "dropout_rate": 0.2, "label_smoothing": 0.1}
 
     def curve(submission, workload=w, **kw):
@@ -42,17 +46,18 @@ def test_api_file_and_native_twin_agree_with_dropout_on():
         result = run_trial(workload, load_submission(submission), point, seed=5, **kw)
         return result, [r["validation/loss"] for r in result.rows]
 
-    native, want = curve("nadamw", max_steps=200, stop_at_target=False)
-    _, got = curve(EXAMPLE, max_steps=200, stop_at_target=False)
+    native, want = curve("nadamw", max_steps=STEPS, stop_at_target=False)
+    _, got = curve(EXAMPLE, max_steps=STEPS, stop_at_target=False)
     np.testing.assert_allclose(got, want, rtol=1e-5)
-    _, without = curve("nadamw", hp={**hp, "dropout_rate": 0.0}, max_steps=200)
+    _, without = curve("nadamw", hp={**hp, "dropout_rate": 0.0}, max_steps=STEPS)
     assert not np.allclose(without, want, rtol=1e-3)  # dropout is on and matters
-    # A target first reached at step 200: both paths reach it there, not before.
-    value = native.rows[1][w.metric_column]
+    # A target first reached at the last evaluation: both paths reach it there, not before.
+    value = native.rows[-1][w.metric_column]
+    assert not any(w.reached(r[w.metric_column], value) for r in native.rows[:-1])
     reached = dataclasses.replace(w, validation_target=value)
-    twin, _ = curve("nadamw", workload=reached, max_steps=400)
-    api, _ = curve(EXAMPLE, workload=reached, max_steps=400)
-    assert api.steps_to_target == twin.steps_to_target == 200
+    twin, _ = curve("nadamw", workload=reached, max_steps=2 * STEPS)
+    api, _ = curve(EXAMPLE, workload=reached, max_steps=2 * STEPS)
+    assert api.steps_to_target == twin.steps_to_target == STEPS
 
 
 def test_an_api_files_own_compiles_stay_off_its_clock():
