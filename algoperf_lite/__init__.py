@@ -9,19 +9,29 @@ Public API::
     print(result.summary())
 """
 
-from algoperf_lite.errors import UserError
-from algoperf_lite.runner import TrialResult, TrialState, run_trial
-from algoperf_lite.schedules import warmup_cosine
-from algoperf_lite.spec import Submission, Workload, load_submission, read_hparams
+import importlib
 
-__all__ = [
-    "Submission",
-    "TrialResult",
-    "TrialState",
-    "UserError",
-    "Workload",
-    "load_submission",
-    "read_hparams",
-    "run_trial",
-    "warmup_cosine",
-]
+# Where each public name lives. They are imported on first use, so that commands
+# which need no JAX (``algoperf-lite --help``, argument errors) start at once.
+_PUBLIC = {
+    "Submission": "algoperf_lite.spec",
+    "TrialResult": "algoperf_lite.runner",
+    "TrialState": "algoperf_lite.runner",
+    "UserError": "algoperf_lite.errors",
+    "Workload": "algoperf_lite.spec",
+    "load_submission": "algoperf_lite.spec",
+    "read_hparams": "algoperf_lite.spec",
+    "run_trial": "algoperf_lite.runner",
+    "warmup_cosine": "algoperf_lite.schedules",
+}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'algoperf_lite' has no attribute {name!r}")
+    return getattr(importlib.import_module(_PUBLIC[name]), name)
+
+
+def __dir__():
+    return sorted([*globals(), *_PUBLIC])

@@ -39,11 +39,33 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{message} (see '{self.prog} --help')")
 
 
-def cmd_workloads(args) -> int:
+# The registry's metadata, written by `algoperf-lite workloads --refresh` (a test
+# checks it is current): listing the workloads then needs no JAX and no model.
+CATALOG = "catalog.json"
+
+
+def _catalog_path() -> str:
+    import importlib.util
+
+    package = importlib.util.find_spec("workloads")  # locates it without importing it
+    return os.path.join(os.path.dirname(package.origin), CATALOG)
+
+
+def catalog_rows() -> list[dict]:
+    """Every registered workload's metadata, as ``describe`` gives it, in suite order."""
     from workloads import SUITES, describe, suite
 
-    names = [args.suite] if args.suite else SUITES
-    rows = [describe(w) for name in names for w in suite(name)]
+    return [describe(w) for name in SUITES for w in suite(name)]
+
+
+def cmd_workloads(args) -> int:
+    path = _catalog_path()
+    if args.refresh or not os.path.exists(path):
+        from algoperf_lite import io
+
+        io.write_json(path, catalog_rows())
+    with open(path) as f:
+        rows = [r for r in json.load(f) if r["suite"] == args.suite or not args.suite]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -464,6 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("workloads", help="list the registered workloads")
     p.add_argument("--json", action="store_true", help="print a JSON list with all metadata")
     p.add_argument("--suite", choices=["offline", "variants", "tfds"], help="only this suite")
+    p.add_argument(
+        "--refresh", action="store_true", help="rebuild the cached metadata from the registry"
+    )
     p.set_defaults(func=cmd_workloads)
 
     p = sub.add_parser("data", help="prepare the datasets of TFDS workloads")

@@ -22,6 +22,28 @@ def run_cli(capsys, *argv):
     return code, out, err
 
 
+def test_the_cached_workload_catalog_is_current():
+    # `workloads` lists from the catalog without importing JAX; it must say what
+    # the registry says (after changing a workload: algoperf-lite workloads --refresh).
+    from algoperf_lite import cli
+
+    with open(cli._catalog_path()) as f:
+        cached = json.load(f)
+    assert cached == json.loads(json.dumps(cli.catalog_rows()))
+
+
+def test_workloads_and_argument_errors_import_no_jax():
+    code = (
+        "import sys; from algoperf_lite.cli import main; main(['workloads']); "
+        "assert main(['run', '--workload', 'mnist1d_mlp']) == 2; "
+        "heavy = [m for m in ('jax', 'flax', 'tensorflow_datasets', 'optuna', 'matplotlib') "
+        "if m in sys.modules]; assert not heavy, heavy"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "mnist1d_mlp" in done.stdout
+
+
 def test_workloads_json_lists_every_workload(capsys):
     from workloads import WORKLOADS
 
