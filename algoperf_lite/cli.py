@@ -31,6 +31,8 @@ import sys
 from algoperf_lite.errors import UserError
 
 EXIT_BAD_INPUT = 2
+# Commands that compile training programs: they share JAX's on-disk cache.
+TRAINING_COMMANDS = ("run", "tune", "benchmark")
 BASELINES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "results", "baselines")
 
 
@@ -596,6 +598,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.command in TRAINING_COMMANDS:
+            from algoperf_lite import compiles
+
+            compiles.use_persistent_cache()
         return args.func(args)
     except UserError as e:
         message = " ".join(str(e).split())  # one line, whatever the input held

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 
 import jax
 
@@ -32,3 +33,28 @@ def training_steps(counts) -> int:
 
 
 STEP_NAMES = ("step", "steps")
+
+
+def use_persistent_cache(folder: str | None = None) -> str | None:
+    """Keep compiled programs on disk, so that a second ``benchmark``, ``tune`` or
+    ``make reproduce`` on this machine loads them instead of compiling again.
+    The folder is ``folder``, else ``$ALGOPERF_LITE_CACHE`` (``off`` turns the
+    cache off), else the user's cache folder; compile time is still measured and
+    reported apart (a load from the cache is counted there too, and is short)."""
+    if os.environ.get("ALGOPERF_LITE_CACHE") == "off" and folder is None:
+        return None
+    folder = (
+        folder
+        or os.environ.get("ALGOPERF_LITE_CACHE")
+        or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+            "algoperf_lite",
+            "jax",
+        )
+    )
+    os.makedirs(folder, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", folder)
+    # Our programs are small: cache every one, however fast it compiled.
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return folder

@@ -27,6 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from algoperf_lite import (  # noqa: E402
+    compiles,
     hypergradient_study,
     importance_study,
     integrators_study,
@@ -76,6 +77,7 @@ def main():
         help="rerun (resume) this paper study before the reports; repeatable",
     )
     args = parser.parse_args()
+    compiles.use_persistent_cache()
     results = args.results
     sweeps_dir = os.path.join(results, "sweeps")
     baselines_dir = os.path.join(results, "baselines")

@@ -1,6 +1,11 @@
+import os
 import sys
 
 import pytest
+
+# Tests count compilations and time them: no program comes from JAX's disk cache
+# (test_compile_cache turns it on where it is the subject).
+os.environ["ALGOPERF_LITE_CACHE"] = "off"
 
 from algoperf_lite.spec import load_submission
 from workloads import WORKLOADS
