@@ -19,6 +19,14 @@ class Dropout(nn.Module):
         if not train:
             return x
         rate = jnp.asarray(rate, x.dtype)
-        keep = 1.0 - rate
-        mask = jax.random.bernoulli(self.make_rng("dropout"), keep, x.shape)
-        return jnp.where(mask, x / jnp.maximum(keep, 1e-6), jnp.zeros_like(x))
+        key = self.make_rng("dropout")
+
+        def drop(x):
+            keep = 1.0 - rate
+            mask = jax.random.bernoulli(key, keep, x.shape)
+            return jnp.where(mask, x / jnp.maximum(keep, 1e-6), jnp.zeros_like(x))
+
+        # At rate 0 the mask is all ones: skip drawing it (on a CPU the random
+        # bits cost more than a small model's layer). Vmapped trials with
+        # different rates compute both branches, as before.
+        return jax.lax.cond(rate > 0, drop, lambda x: x, x)

@@ -9,8 +9,10 @@ Clock rules (stricter than AlgoPerf's, see the README):
   workload and submission reuse the compiled step (hyperparameters are
   arguments, not constants), so a study compiles once.
 * Evaluation, logging and writing files are off the clock.
-* The step budget is exact and the time budget is checked every
-  ``sync_every`` steps, not only at evaluations.
+* The step budget is exact and the time budget is checked between chunks of
+  steps, not only at evaluations: every ``sync_every`` steps, or by default
+  about every ``SYNC_SECONDS`` of training (chunks of multiples of
+  ``SYNC_STEPS``, so that small models are not held up by clock reads).
 
 The whole trial state is one pytree (:class:`TrialState`) so that it can be
 checkpointed and so that several trials can be vmapped.
@@ -355,6 +357,11 @@ def compiled_program(
 # ---------------------------------------------------------------------------
 
 STATUSES = ("target_reached", "missed", "diverged", "out_of_memory")
+# Default chunks between clock reads: multiples of SYNC_STEPS lasting about
+# SYNC_SECONDS. A trial that diverges in a longer chunk is replayed from the
+# chunk's start in SYNC_STEPS chunks, so it stops where vmapped trials stop.
+SYNC_STEPS = 10
+SYNC_SECONDS = 0.2
 # Stops that decide the status by themselves; the others depend on the target.
 STOP_STATUS = {"divergence": "diverged", "out_of_memory": "out_of_memory"}
 
@@ -444,7 +451,7 @@ def _run_trial(
     max_seconds: float | None = None,
     output_dir: str | None = None,
     stop_at_target: bool = True,
-    sync_every: int = 10,
+    sync_every: int | None = None,
     checkpoint_every: int | None = None,
     checkpoint_seconds: float | None = None,
     progress: bool = False,
@@ -482,7 +489,7 @@ def _run_trial(
             stop_at_target=stop_at_target,
             fingerprint=fingerprint,
             batch_size=batch_size,
-            sync_every=sync_every,
+            sync_every=sync_every or SYNC_STEPS,
             progress=progress,
         )
 
@@ -544,17 +551,36 @@ def _run_trial(
         leave=False,
         dynamic_ncols=True,
     )
+    base = sync_every or SYNC_STEPS
+    chunk = base
+
+    def bounded(step, length):
+        stop = min(books["next_eval"], step + length, max_steps)
+        if checkpoint_every:
+            stop = min(stop, (step // checkpoint_every + 1) * checkpoint_every)
+        return stop
+
     try:
         while step < max_steps and books["stopped_by"] is None:
             next_eval = books["next_eval"]
-            stop = min(next_eval, step + sync_every, max_steps)
-            if checkpoint_every:
-                stop = min(stop, (step // checkpoint_every + 1) * checkpoint_every)
+            start, stop = step, bounded(step, chunk)
+            # The donated state is gone after the chunk: a long one keeps its start.
+            kept = jax.tree.map(jnp.copy, state) if stop - start > base else None
             tic = time.perf_counter()
             state, step = advance(program, state, hp_arrays, x, y, step, stop)
             diverged = bool(state.nonfinite)  # reading it waits for the device
             jax.block_until_ready(state)
-            books["submission_time_sec"] += time.perf_counter() - tic
+            seconds = time.perf_counter() - tic
+            books["submission_time_sec"] += seconds
+            if diverged and kept is not None:
+                state, step = kept, start  # off the clock: replay in base chunks
+                while step < stop and not bool(state.nonfinite):
+                    end = bounded(step, base)
+                    state, step = advance(program, state, hp_arrays, x, y, step, end)
+                stop = step
+            if sync_every is None:
+                per_step = seconds / (stop - start) if stop > start else 0.0
+                chunk = base * max(1, int(SYNC_SECONDS / max(per_step, 1e-9) / base))
             bar.update(stop - bar.n)
             if diverged:
                 stopped_by = "divergence"

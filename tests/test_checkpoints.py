@@ -100,7 +100,7 @@ def test_out_of_memory_is_a_result(tmp_path, monkeypatch, nadamw):
 
     def step(*args):
         calls.append(1)
-        if len(calls) > 25:
+        if len(calls) > 3:  # mid-trial, whatever the chunk lengths
             raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 1GiB")
         return real_step(*args)
 

@@ -170,3 +170,33 @@ def test_unwritable_output_fails_before_training(mlp, nadamw, tmp_path):
     blocker.write_text("x")
     with pytest.raises(UserError, match="cannot be written"):
         run_trial(mlp, nadamw, seed=0, max_steps=5, output_dir=str(blocker / "sub"))
+
+
+def test_long_chunks_stop_a_diverging_trial_where_short_ones_do(tmp_path):
+    # Default chunks grow to about SYNC_SECONDS of steps; a trial that diverges
+    # inside a long one is replayed in SYNC_STEPS chunks, so it stops where a
+    # trial synced every SYNC_STEPS (and a vmapped one) stops.
+    from algoperf_lite import runner
+
+    with open(os.path.join(os.path.dirname(__file__), "data", "nan_after_3.py")) as f:
+        source = f.read()
+    late = tmp_path / "nan_after_157.py"
+    late.write_text(source.replace("count >= 3", "count >= 157"))
+    poisoned = load_submission(str(late))
+    w = dataclasses.replace(WORKLOADS["digits_logreg"], eval_every=400)
+    chunks = []
+    real_advance = runner.advance
+
+    def advance(program, state, hparams, x, y, step, stop):
+        chunks.append(stop - step)
+        return real_advance(program, state, hparams, x, y, step, stop)
+
+    runner.advance = advance
+    try:
+        adaptive = run_trial(w, poisoned, seed=0, max_steps=400)
+    finally:
+        runner.advance = real_advance
+    short = run_trial(w, poisoned, seed=0, max_steps=400, sync_every=runner.SYNC_STEPS)
+    assert max(chunks) > runner.SYNC_STEPS  # a long chunk ran, and was replayed
+    assert adaptive.status == short.status == "diverged"
+    assert adaptive.steps == short.steps == 160
