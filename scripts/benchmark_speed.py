@@ -47,7 +47,12 @@ def main():
     for w in tqdm(workloads, desc="speed benchmark", unit="workload"):
         rows[w.name] = speed.measure(w, submission, args.steps, args.vmap_steps, sizes)
         tqdm.write(f"{w.name}: {json.dumps(rows[w.name]['rates'])}")
-    report = {"machine": speed.machine(), "memory": speed.peak_memory(), "workloads": rows}
+    report = {
+        "machine": speed.machine(),
+        "memory": speed.peak_memory(),
+        "workloads": rows,
+        "cli": speed.cli_seconds(),
+    }
     io.write_json(raw, report)
     with open(args.output, "w") as f:
         f.write(speed.markdown(report))

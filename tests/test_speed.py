@@ -20,8 +20,21 @@ def test_benchmark_script_writes_the_report(tmp_path):
     assert all(v > 0 for v in row["rates"].values())
     assert row["study_compilations"]["training_steps"] == 1
     assert set(row["vmap"]) == {"1", "2"} and row["vmap"]["2"]["bytes"] > row["vmap"]["1"]["bytes"]
-    ratio = row["rates"]["hand_written"] / row["rates"]["runner"]
+    assert row["rates"]["floor"] == max(row["rates"]["floor_fused"], row["rates"]["floor_steps"])
+    ratio = row["rates"]["floor"] / row["rates"]["runner"]
     assert f"| digits_logreg | {row['rates']['runner']:.0f} |" in text and f"{ratio:.2f}" in text
-    for goal in ("hand-written loop on every workload", "AlgoPerf-style loop", "compilation"):
+    for goal in ("floor's time per step on every workload", "AlgoPerf-style loop", "compilation"):
         assert goal in text
+    assert set(raw["cli"]) == {"--help", "workloads", "run (an argument error)"}
+    assert all(0 < v < 60 for v in raw["cli"].values()) and "`algoperf-lite --help`" in text
     assert raw["machine"]["jax"] in text
+
+
+def test_the_floor_does_the_workloads_work():
+    # The floor's own models are the workloads' architectures: same parameter counts.
+    from algoperf_lite import floor, params
+    from workloads import suite
+
+    for w in suite("offline"):
+        x, y = w.load_splits()["train"]
+        assert floor.parameter_count(w.name, x, y) == params.param_count(params.abstract_params(w))
