@@ -396,6 +396,8 @@ class TrialResult:
     submission_hash: str = ""
     preemption_count: int = 0
     trials_per_step: int = 1  # >1: vmapped with others, sharing their clock
+    # Evaluation time over training time (AlgoPerf budgets 10 to 20%).
+    eval_share: float | None = None
     measurements_sha256: str = ""  # of eval_measurements.csv, checked by the scorer
     rows: list[dict] = dataclasses.field(default_factory=list, repr=False)
     skipped: bool = False
@@ -782,6 +784,11 @@ def _finish(
         submission_hash=submission.source_hash,
         preemption_count=books["preemption_count"],
         trials_per_step=trials_per_step,
+        eval_share=(
+            books["eval_time_sec"] / books["submission_time_sec"]
+            if books["submission_time_sec"] > 0
+            else None
+        ),
         rows=rows,
     )
     if output_dir is not None:

@@ -200,3 +200,10 @@ def test_long_chunks_stop_a_diverging_trial_where_short_ones_do(tmp_path):
     assert max(chunks) > runner.SYNC_STEPS  # a long chunk ran, and was replayed
     assert adaptive.status == short.status == "diverged"
     assert adaptive.steps == short.steps == 160
+
+
+def test_evaluation_cost_is_reported_as_a_share_of_training(tmp_path, mlp, nadamw):
+    result = run_trial(mlp, nadamw, seed=0, max_steps=200, output_dir=str(tmp_path))
+    assert result.eval_share == pytest.approx(result.eval_time_sec / result.submission_time_sec)
+    assert 0 < result.eval_share
+    assert io.read_json(str(tmp_path / io.RESULT_FILE))["eval_share"] == result.eval_share
