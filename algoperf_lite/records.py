@@ -130,6 +130,35 @@ def add_to_manifest(experiment: str, submission, folders: list[str]) -> None:
         io.write_json(path, manifest)
 
 
+def withdraw_workload(experiment: str, workload: str) -> int:
+    """Take back a workload none of whose trials finished (the submission failed
+    on it before any could): its trial folders and manifest entries go, so the
+    scorer sees the workload as never reached, which is how AlgoPerf counts a
+    workload a submission cannot run. Returns how many trials were withdrawn."""
+    import shutil
+
+    folders = [
+        t
+        for t in trial_folders(experiment)
+        if os.path.basename(os.path.dirname(t)) == f"{workload}_jax"
+    ]
+    finished = [
+        t for t in folders if (read_result(t) or {}).get("status", io.RUNNING) != io.RUNNING
+    ]
+    if finished:
+        raise UserError(f"{finished[0]} finished; a workload with results cannot be withdrawn")
+    with lock(experiment):
+        manifest = read_manifest(experiment)
+        # Launched but never started trials go too: every entry under <workload>_jax.
+        manifest["trials"] = [
+            t for t in manifest["trials"] if t.split("/")[-2:-1] != [f"{workload}_jax"]
+        ]
+        io.write_json(os.path.join(experiment, MANIFEST_FILE), manifest)
+        for wdir in {os.path.dirname(t) for t in folders}:
+            shutil.rmtree(wdir)
+    return len(folders)
+
+
 def read_manifest(experiment: str) -> dict:
     path = os.path.join(experiment, MANIFEST_FILE)
     if not os.path.exists(path):

@@ -116,7 +116,7 @@ def folder_of(output: str, source: str) -> str:
 def replay(chosen: dict, output: str, studies: int, trials: int, ruleset="external") -> None:
     """Tune every chosen entry (resuming); an entry whose file cannot run here
     leaves its one-line error in ``<folder>/could_not_run.txt`` for the report."""
-    from algoperf_lite import load_submission
+    from algoperf_lite import io, load_submission, records
     from algoperf_lite.errors import UserError
     from algoperf_lite.tuning import tune
     from workloads import suite
@@ -132,14 +132,34 @@ def replay(chosen: dict, output: str, studies: int, trials: int, ruleset="extern
                 f.write(" ".join(str(e).replace(path, "its file").split()) + "\n")
             print(f"{name}: could not run: {e}", flush=True)
             continue
-        tune(
-            suite("offline"), submission, space, output=folder, studies=studies, trials=trials,
-            ruleset=ruleset,
-        )  # fmt: skip
+        for workload in suite("offline"):
+            try:
+                tune(
+                    [workload], submission, space, output=folder, studies=studies,
+                    trials=trials, ruleset=ruleset,
+                )  # fmt: skip
+            except Exception as e:  # the entry's own code failed on this workload
+                why = " ".join(f"{type(e).__name__}: {e}".split())
+                withdrawn = records.withdraw_workload(folder, workload.name)
+                failed = read_failed_workloads(folder)
+                io.write_json(
+                    os.path.join(folder, FAILED_WORKLOADS), {**failed, workload.name: why}
+                )
+                print(f"{name}: failed on {workload.name} ({withdrawn} trials withdrawn): {why}")
         print(f"{name}: {time.perf_counter() - tic:.0f}s", flush=True)
 
 
 FAILED = "could_not_run.txt"
+# {workload: one-line error} where an entry's own code raised: scored as never reached.
+FAILED_WORKLOADS = "failed_workloads.json"
+
+
+def read_failed_workloads(folder: str) -> dict[str, str]:
+    path = os.path.join(folder, FAILED_WORKLOADS)
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
 
 
 def failures(chosen: dict, output: str) -> dict[str, str]:
@@ -239,14 +259,28 @@ def _table(part: dict, official: dict) -> list[str]:
     ]
     for n in sorted(entries, key=lambda n: entries[n]["official_rank"]):
         e = entries[n]
-        cells = ["{}/{}".format(*e["reached"].get(w, (0, 0))) for w in workloads]
+        failed = part.get("failed_workloads", {}).get(n, {})
+        cells = [
+            "failed" if w in failed else "{}/{}".format(*e["reached"].get(w, (0, 0)))
+            for w in workloads
+        ]
         star = "*" if e["re_expressed"] else ""
         lo, hi = e["interval"]
         lines.append(
             f"| {n}{star} | {e['official']:.3f} ({e['official_rank']}) | {e['ours']:.3f} "
             f"[{lo:.3f}, {hi:.3f}] ({e['our_rank']}) | " + " | ".join(cells) + " |"
         )
-    lines += ["", "Workload cells: trials that reached the target / trials run.", ""]
+    lines += [
+        "",
+        "Workload cells: trials that reached the target / trials run; *failed*: the "
+        "entry's own code raised there, which counts as never reaching the target.",
+        "",
+    ]
+    lines += [
+        f"- {n} failed on {w}: {why}"
+        for n, failed in part.get("failed_workloads", {}).items()
+        for w, why in failed.items()
+    ]
     lines += [
         f"- {n} (official {official[n]:.3f}) could not run here: {why}"
         for n, why in part["could_not_run"].items()
@@ -335,7 +369,13 @@ def _part(chosen: dict, output: str, official: dict, not_replayed: dict) -> dict
     }
     part = analyse(folders, chosen, official) if folders else {"entries": {}, "workloads": []}
     part.setdefault("agreement", None)
-    return {**part, "could_not_run": failed, "not_replayed": not_replayed}
+    broken = {n: read_failed_workloads(f) for n, f in folders.items()}
+    return {
+        **part,
+        "could_not_run": failed,
+        "failed_workloads": {n: v for n, v in broken.items() if v},
+        "not_replayed": not_replayed,
+    }
 
 
 def main():

@@ -219,3 +219,19 @@ def test_two_concurrent_runs_on_one_folder(tmp_path):
     assert [p.returncode for p in procs] == [0, 0], outputs
     complete = [stdout.startswith("already complete:") for stdout, _ in outputs]
     assert sorted(complete) == [False, True]
+
+
+def test_a_workload_the_submission_failed_on_can_be_withdrawn_not_one_with_results(copies):
+    from algoperf_lite.runner import start_folder
+
+    folder = copies["nadamw"]
+    launched = [io.trial_dir(folder, "mnist1d_mlp", trial=i, study="study_0") for i in (1, 2)]
+    records.add_to_manifest(folder, load_submission("nadamw"), launched)
+    start_folder(launched[0], {"hparams": {}})  # it raised before its first step
+    refused(copies, "unfinished")  # as it stands, the experiment cannot be scored
+    assert records.withdraw_workload(folder, "mnist1d_mlp") == 1
+    assert not os.path.exists(os.path.dirname(launched[0]))
+    report = score(copies)  # the workload is gone, so it counts as never reached
+    assert report.workloads == [LOGREG.name]
+    with pytest.raises(UserError, match="cannot be withdrawn"):
+        records.withdraw_workload(folder, LOGREG.name)
