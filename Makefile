@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 JOBS ?= auto
 SEEDS ?= 3
 
-.PHONY: install test reproduce bench lint targets clean
+.PHONY: install test test-slow reproduce bench lint targets clean
 
 install: $(STAMP)
 
@@ -16,9 +16,15 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# The notebooks run too, with their small CPU settings.
+# Two tiers, the same assertions: `make test` runs the fast one (the default);
+# `make test-slow` the end-to-end tests marked slow and the notebooks (with their
+# small CPU settings). CI runs both.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --nbmake tests notebooks
+	$(BIN)/python -m pytest -n $(JOBS) -m "not slow" --durations=10 tests
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) -m slow --durations=10 tests
+	$(BIN)/python -m pytest -n $(JOBS) --nbmake notebooks
 
 # FROM_SCRATCH=1 also reruns the sweeps and baseline experiments (see README).
 reproduce: $(STAMP)

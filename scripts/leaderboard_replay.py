@@ -213,6 +213,16 @@ def ranks(scores: dict) -> dict:
     return {n: int(r) for n, r in zip(names, order, strict=True)}
 
 
+def learning_rates(space: str | None) -> list[float] | None:
+    """The lowest and highest learning rate an entry's list of points tries."""
+    if space is None or not os.path.exists(space):
+        return None
+    with open(space) as f:
+        points = json.load(f)
+    rates = [p["learning_rate"] for p in points if isinstance(p, dict) and "learning_rate" in p]
+    return [min(rates), max(rates)] if rates else None
+
+
 def analyse(folders: dict, chosen: dict, official: dict) -> dict:
     """Our scores beside the official ones; the rank agreement where at least
     three entries ran (fewer have no ranking to compare)."""
@@ -239,6 +249,7 @@ def analyse(folders: dict, chosen: dict, official: dict) -> dict:
                 "our_rank": ours_rank[n],
                 "re_expressed": chosen[n][2],
                 "reached": {w: list(v) for w, v in report.reached[n].items()},
+                "learning_rates": learning_rates(chosen[n][1]),
                 "steps": report.times[n],
             }
             for n in folders
@@ -337,10 +348,24 @@ def markdown(result: dict, studies: int, trials: int) -> str:
     for n in moved[:3]:
         e = entries[n]
         missed = [w for w in result["workloads"] if e["reached"].get(w, (0, 0))[0] == 0]
+        rates = e.get("learning_rates")
+        space = (
+            f"its space's learning rates run from {rates[0]:.2g} to {rates[1]:.2g}"
+            if rates
+            else "its space sets no learning rate (the optimizer finds its own step size)"
+        )
         lines.append(
             f"- {n}: official rank {e['official_rank']}, ours {e['our_rank']}; no trial "
-            f"reached the target on {', '.join(missed) or 'none'}."
+            f"reached the target on {', '.join(missed) or 'none'}; {space}."
         )
+    hit = sum(r[0] for e in entries.values() for r in e["reached"].values())
+    run = sum(r[1] for e in entries.values() for r in e["reached"].values())
+    lines += [
+        "",
+        f"Of all {run} trials, {hit} reached their workload's target. Every v0.5 space is "
+        "a 5-point list chosen for AlgoPerf's workloads; where none of its points reaches "
+        "a workload's target within the budget here, that entry scores nothing there.",
+    ]
     self_tuning = result.get("self_tuning")
     if self_tuning:
         lines += [

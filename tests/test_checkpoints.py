@@ -47,6 +47,7 @@ def final_state(folder):
     return checkpoints.restore(folder, like)[0]
 
 
+@pytest.mark.slow
 def test_sigkill_then_rerun_gives_identical_metrics_and_parameters(tmp_path):
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     trial = io.trial_dir(str(killed), "mnist1d_mlp")

@@ -13,6 +13,9 @@ import pytest
 
 from algoperf_lite import sweeps
 
+# Subprocesses with eight simulated devices, jax.distributed and ray: the slow tier.
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EIGHT = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
 

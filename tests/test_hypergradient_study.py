@@ -62,6 +62,7 @@ def test_direction_check_flags_a_worse_hd(hd_loss, verdict):
     assert {d["ours"].verdict for d in study.directions(_runs(hd_loss))} == {verdict}
 
 
+@pytest.mark.slow
 def test_tfds_problems_run_through_their_real_pipeline(tmp_path, monkeypatch):
     import dataclasses
 

@@ -19,6 +19,7 @@ def small_study(monkeypatch):
     return dataclasses.replace(WORKLOADS["digits_logreg"], step_hint=40, eval_every=20)
 
 
+@pytest.mark.slow
 def test_study_brackets_runs_all_budgets_resumes_and_reports(small_study, tmp_path, monkeypatch):
     tiny = small_study
     path = str(tmp_path / "runs.jsonl")

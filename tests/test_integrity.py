@@ -174,6 +174,7 @@ def test_a_damaged_checkpoint_starts_afresh(tmp_path, capsys):
     assert again.final == first.final
 
 
+@pytest.mark.slow
 def test_two_concurrent_tunes_train_each_trial_once(tmp_path, tune_command):
     out = tmp_path / "shared"
     procs = [
@@ -196,6 +197,7 @@ def test_two_concurrent_tunes_train_each_trial_once(tmp_path, tune_command):
     assert set(score({"shared": str(out)}).scores) == {"shared"}
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_on_one_folder(tmp_path):
     command = [
         sys.executable,

@@ -37,6 +37,7 @@ def finished(out):
     return done
 
 
+@pytest.mark.slow
 def test_tune_killed_at_random_moments_loses_and_duplicates_nothing(tmp_path, tune_command):
     rng = random.Random(20261123)
     out = str(tmp_path / "exp")
@@ -59,6 +60,7 @@ def test_tune_killed_at_random_moments_loses_and_duplicates_nothing(tmp_path, tu
     print(f"finished trials after each random kill: {history}")
 
 
+@pytest.mark.slow
 def test_sweep_killed_at_random_moments_has_no_lost_or_duplicate_trials(tmp_path):
     rng = random.Random(7)
     path = str(tmp_path / "sweep.jsonl")

@@ -5,10 +5,13 @@ import json
 import math
 import statistics
 
+import pytest
+
 from algoperf_lite import targets
 from workloads import DECLARED
 
 
+@pytest.mark.slow
 def test_procedure_targets_budget_check_and_resume(tmp_path):
     tiny = dataclasses.replace(DECLARED["digits_logreg"], step_hint=40, eval_every=20)
     journal = tmp_path / "journal.jsonl"

@@ -17,6 +17,7 @@ from workloads import WORKLOADS, describe, suite, tfds_suite
 TFDS = [w.name for w in suite("tfds")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TFDS)
 def test_tfds_workload_trains_on_mock_data(name):
     base = WORKLOADS[name]

@@ -62,6 +62,7 @@ def test_bad_spaces_are_refused(nadamw, space, message):
         plan(MLP, nadamw, space)
 
 
+@pytest.mark.slow
 def test_tune_resumes_after_a_kill_without_redoing_trials(tmp_path, tune_command):
     out = str(tmp_path / "exp")
     trials = [io.trial_dir(out, "mnist1d_mlp", trial=i) for i in (1, 2, 3)]
@@ -95,6 +96,7 @@ def test_tune_resumes_after_a_kill_without_redoing_trials(tmp_path, tune_command
     assert all(io.is_finished(t) for t in trials)
 
 
+@pytest.mark.slow
 def test_benchmark_tunes_the_suite_and_scores_beside_baselines(tmp_path, capsys):
     from algoperf_lite.cli import main
 
