@@ -199,7 +199,10 @@ def training_programs(step, args, fuse, step_place, loop_place):
     if not (fuse_by_default(lowered) if fuse is None else fuse):
         return lowered.compile(), None
     n = jax.ShapeDtypeStruct((), jnp.int32)
-    loop = jax.jit(fused(step), donate_argnums=0, **loop_place)
+    # Not donated: the runner keeps a chunk's starting state (to replay a chunk
+    # that diverged) without copying it; a chunk is many steps, so the one
+    # extra state buffer it allocates costs nothing per step.
+    loop = jax.jit(fused(step), **loop_place)
     return step_jit, loop.lower(*args, n).compile()
 
 
@@ -496,7 +499,7 @@ def _run_trial(
         )
 
     # --- Compile (timed apart) and initialize (off the clock) --------------
-    names = tuple(sorted(hp))
+    names = traced_names(hp)
     try:
         program, compiled = compiled_program(workload, submission, names, batch_size, fuse, mesh)
     except jax.errors.JaxRuntimeError as e:
@@ -566,8 +569,12 @@ def _run_trial(
         while step < max_steps and books["stopped_by"] is None:
             next_eval = books["next_eval"]
             start, stop = step, bounded(step, chunk)
-            # The donated state is gone after the chunk: a long one keeps its start.
-            kept = jax.tree.map(jnp.copy, state) if stop - start > base else None
+            # A long chunk keeps its start; a dispatch per step donates the state,
+            # so there it is a copy.
+            long_chunk = stop - start > base
+            kept = None
+            if long_chunk:
+                kept = state if program.steps is not None else jax.tree.map(jnp.copy, state)
             tic = time.perf_counter()
             state, step = advance(program, state, hp_arrays, x, y, step, stop)
             diverged = bool(state.nonfinite)  # reading it waits for the device
@@ -630,6 +637,13 @@ def _run_trial(
         compiled,
         steps=step,
     )
+
+
+def traced_names(hp: Mapping[str, Any]) -> tuple[str, ...]:
+    """The hyperparameters the compiled step takes as arguments. A dropout rate
+    of exactly 0 is left out, so the model sees a constant 0 and draws no
+    masks; a study mixing 0 and other rates compiles two programs."""
+    return tuple(sorted(k for k in hp if not (k == "dropout_rate" and hp[k] == 0)))
 
 
 def trial_fingerprint(workload, submission, seed, hp, max_steps, max_seconds) -> dict:
