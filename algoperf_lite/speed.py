@@ -214,6 +214,51 @@ def cli_seconds(repeats: int = 3) -> dict[str, float]:
     return out
 
 
+# The main job: `algoperf-lite benchmark` of a fixed reference submission (a copy
+# of our AdamW under another name, so nothing of the committed baseline is reused)
+# on the offline suite, with a cold compilation cache, as a new submission meets it.
+REFERENCE = "adamw"
+MAIN_JOB_SECONDS = {"cpu": 300, "gpu": 60}  # goals: 5 minutes on a 2-core CPU, 1 on a GPU
+MAIN_JOB_RATIO = 1.3  # wall time at most this times the trials' summed training time
+
+
+def main_job() -> dict:
+    """Wall time of a whole ``benchmark`` in a fresh process, and its trials'
+    summed training, evaluation and compilation time (training is the floor)."""
+    import glob
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from algoperf_lite import spec
+
+    source = spec.load_submission(REFERENCE).source
+    space = os.path.join(os.path.dirname(source), "search_spaces", f"{REFERENCE}.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        new = os.path.join(tmp, "reference_submission.py")
+        shutil.copy(source, new)
+        env = {**os.environ, "ALGOPERF_LITE_CACHE": os.path.join(tmp, "cache")}
+        out = os.path.join(tmp, "out")
+        command = [sys.executable, "-m", "algoperf_lite.cli", "benchmark", "--submission", new]
+        command += ["--search-space", space, "--output", out, "--no-progress"]
+        tic = time.perf_counter()
+        subprocess.run(command, env=env, capture_output=True, check=True)
+        wall = time.perf_counter() - tic
+        results = []
+        for path in glob.glob(os.path.join(out, "**", "result.json"), recursive=True):
+            with open(path) as f:
+                results.append(json.load(f))
+    parts = {
+        "training": sum(r["submission_time_sec"] for r in results),
+        "evaluation": sum(r["eval_time_sec"] for r in results),
+        "compilation": sum(r["compile_time_sec"] for r in results),
+    }
+    return {"trials": len(results), "wall": wall, **parts, "rest": wall - sum(parts.values())}
+
+
 def peak_memory() -> dict:
     """Peak device memory where the device reports it, and the process's peak RSS."""
     stats = jax.local_devices()[0].memory_stats() or {}
@@ -370,6 +415,27 @@ def markdown(report: dict) -> str:
             else f"{device_peak / 2**20:.0f} MiB."
         ),
     ]
+    if "main_job" in report:
+        job = report["main_job"]
+        ratio = job["wall"] / job["training"]
+        goal = MAIN_JOB_SECONDS.get(m["backend"])
+        lines += [
+            "",
+            f"## The main job: `benchmark` of a new submission ({REFERENCE}, renamed) "
+            "on the offline suite",
+            "",
+            f"- {job['trials']} trials in {job['wall']:.0f} s of wall time, in a fresh "
+            "process with a cold compilation cache: training "
+            f"{job['training']:.0f} s, evaluation {job['evaluation']:.0f} s "
+            f"({job['evaluation'] / job['training']:.0%} of training), compilation "
+            f"{job['compilation']:.0f} s, the rest (start-up, data, planning, writing, "
+            f"scoring) {job['rest']:.0f} s.",
+            f"- Wall time over summed training time: {ratio:.2f} (goal at most "
+            f"{MAIN_JOB_RATIO}: **{'met' if ratio <= MAIN_JOB_RATIO else 'missed'}**).",
+        ]
+        if goal is not None:
+            verdict = "met" if job["wall"] <= goal else "missed"
+            lines.append(f"- At most {goal} s on this {m['backend']}: **{verdict}**.")
     if "cli" in report:
         lines += ["", "## Command line (seconds to answer, a fresh process)", ""]
         for name, seconds in report["cli"].items():

@@ -12,6 +12,7 @@ def test_benchmark_script_writes_the_report(tmp_path):
     out = str(tmp_path / "speed.md")
     command = [sys.executable, "scripts/benchmark_speed.py", "--workload", "digits_logreg"]
     command += ["--steps", "40", "--vmap-steps", "20", "--sizes", "1,2", "--output", out]
+    command += ["--no-main-job"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     text = open(out).read()
@@ -38,3 +39,17 @@ def test_the_floor_does_the_workloads_work():
     for w in suite("offline"):
         x, y = w.load_splits()["train"]
         assert floor.parameter_count(w.name, x, y) == params.param_count(params.abstract_params(w))
+
+
+def test_the_main_job_is_reported_against_its_goals():
+    from algoperf_lite import speed
+
+    report = json.load(open(os.path.join(ROOT, "results", "speed.json")))
+    report["main_job"] = {
+        "trials": 90, "wall": 200.0, "training": 100.0, "evaluation": 30.0,
+        "compilation": 40.0, "rest": 30.0,
+    }  # fmt: skip
+    text = speed.markdown(report)
+    assert "90 trials in 200 s" in text and "(30% of training)" in text
+    assert "Wall time over summed training time: 2.00 (goal at most 1.3: **missed**)" in text
+    assert "At most 300 s on this cpu: **met**" in text
