@@ -178,6 +178,7 @@ def cmd_tune(args) -> int:
         seed=args.seed,
         progress=_progress(args),
         trials_per_step=args.trials_per_step,
+        workers=args.workers,
     )
     reached = sum(r.status == "target_reached" for r in results)
     skipped = sum(r.skipped for r in results)
@@ -245,6 +246,7 @@ def cmd_benchmark(args) -> int:
         seed=args.seed,
         progress=_progress(args),
         trials_per_step=args.trials_per_step,
+        workers=args.workers,
     )
     experiments = {submission.name: output}
     for folder in sorted(glob.glob(os.path.join(args.baselines, "*"))):
@@ -439,6 +441,13 @@ def _add_tuning_args(p):
         "--trials-per-step",
         type=_positive,
         help="trials vmapped into one compiled step (default: as many as pay off on this device)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="processes sharing one-at-a-time trials (default 1: on a 2-core CPU two ran "
+        "the main job no faster, see results/speed.md)",
     )
     _add_progress(p)
 

@@ -16,6 +16,8 @@ command skips finished trials, so a killed study resumes where it stopped.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from tqdm import tqdm
 
@@ -90,12 +92,23 @@ def tune(
     seed: int = 0,
     progress: bool = True,
     trials_per_step: int | None = None,
+    workers: int = 1,
+    worker_index: int = 0,
 ) -> list[TrialResult]:
     """Run (or finish) a ruleset's studies on each workload, one progress bar for all.
 
     ``trials_per_step`` trials are vmapped together (default: where it pays,
-    see ``vectorized.trials_per_step``); 1 runs one trial at a time."""
+    see ``vectorized.trials_per_step``); 1 runs one trial at a time.
+    ``workers`` processes share the trials of one-at-a-time studies: this one
+    starts the others (``helpers``), each takes the trials from its own place in
+    the list, and the trial locks keep any trial from running twice, so the
+    results are those of one process, only sooner."""
     io.ensure_writable(output)
+    helpers = []
+    if worker_index == 0 and workers > 1:
+        helpers = start_helpers(
+            workloads, submission, space, output, workers, ruleset, trials, studies, seed
+        )
     results = []
     total = len(workloads) * (studies if ruleset == "self" else studies * trials)
     bar = tqdm(total=total, desc=f"tuning {submission.name}", unit="trial", disable=not progress)
@@ -110,7 +123,8 @@ def tune(
         records.add_to_manifest(output, submission, folders)
         k, mesh = vectorized.plan(w, submission, len(jobs), trials_per_step)
         done: dict[int, TrialResult] = {}
-        remaining = list(range(len(jobs)))
+        start = worker_index * len(jobs) // max(workers, 1)
+        remaining = [*range(start, len(jobs)), *range(start)]
         while remaining:
             # Trials another process is running now come last (then they are read back).
             group = ([i for i in remaining if not records.busy(folders[i])] or remaining)[:k]
@@ -143,4 +157,68 @@ def tune(
             bar.update(len(group))
         results += [done[i] for i in range(len(jobs))]
     bar.close()
+    for helper in helpers:  # each has only finished trials left to read back
+        if helper.wait() != 0:
+            print(f"a tuning helper process stopped early: {helper.stderr.read().strip()[-300:]}")
     return results
+
+
+def start_helpers(workloads, submission, space, output, workers, ruleset, trials, studies, seed):
+    """Start ``workers - 1`` helper processes on the same study, where they can
+    rebuild it: registered workloads and a submission file. Else none."""
+    import subprocess
+    import sys
+
+    from workloads import WORKLOADS
+
+    if any(WORKLOADS.get(w.name) != w for w in workloads) or submission.api is not None:
+        return []
+    if space is not None and not isinstance(space, str):
+        space = json.dumps(space)
+    job = dict(
+        workloads=[w.name for w in workloads], submission=submission.source, space=space,
+        output=output, workers=workers, ruleset=ruleset, trials=trials, studies=studies, seed=seed,
+    )  # fmt: skip
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "algoperf_lite.tuning", json.dumps({**job, "worker_index": i})],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=_die_with_parent,
+        )
+        for i in range(1, workers)
+    ]
+
+
+def _die_with_parent():
+    """A helper dies with the process that started it (Linux), so a killed tune
+    leaves no trials running behind it; their locks go with them."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _helper(job: dict) -> None:
+    from algoperf_lite.spec import load_submission
+    from workloads import get_workload
+
+    space = job["space"]
+    if space is not None and space.lstrip().startswith(("{", "[")):
+        space = json.loads(space)
+    tune(
+        [get_workload(n) for n in job["workloads"]], load_submission(job["submission"]), space,
+        output=job["output"], ruleset=job["ruleset"], trials=job["trials"],
+        studies=job["studies"], seed=job["seed"], progress=False, trials_per_step=1,
+        workers=job["workers"], worker_index=job["worker_index"],
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    import sys
+
+    _helper(json.loads(sys.argv[1]))
