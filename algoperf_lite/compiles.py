@@ -35,23 +35,30 @@ def training_steps(counts) -> int:
 STEP_NAMES = ("step", "steps")
 
 
+# One cache root for the project: generated datasets (workloads/_cache.py) and,
+# under jax/, compiled programs.
+CACHE_ENV = "ALGOPERF_LITE_CACHE"
+COMPILE_CACHE_ENV = "ALGOPERF_LITE_COMPILE_CACHE"  # "off" turns compiled programs' cache off
+
+
+def cache_root() -> str:
+    root = os.environ.get(CACHE_ENV) or os.path.join(
+        os.path.expanduser("~"), ".cache", "algoperf_lite"
+    )
+    os.makedirs(root, exist_ok=True)
+    return root
+
+
 def use_persistent_cache(folder: str | None = None) -> str | None:
     """Keep compiled programs on disk, so that a second ``benchmark``, ``tune`` or
     ``make reproduce`` on this machine loads them instead of compiling again.
-    The folder is ``folder``, else ``$ALGOPERF_LITE_CACHE`` (``off`` turns the
-    cache off), else the user's cache folder; compile time is still measured and
-    reported apart (a load from the cache is counted there too, and is short)."""
-    if os.environ.get("ALGOPERF_LITE_CACHE") == "off" and folder is None:
+    The folder is ``folder``, else ``jax/`` under the cache root
+    (``$ALGOPERF_LITE_CACHE``, or ``~/.cache/algoperf_lite``);
+    ``$ALGOPERF_LITE_COMPILE_CACHE=off`` turns it off. Compile time is still
+    measured and reported apart (a load from the cache is counted there too)."""
+    if folder is None and os.environ.get(COMPILE_CACHE_ENV) == "off":
         return None
-    folder = (
-        folder
-        or os.environ.get("ALGOPERF_LITE_CACHE")
-        or os.path.join(
-            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
-            "algoperf_lite",
-            "jax",
-        )
-    )
+    folder = folder or os.path.join(cache_root(), "jax")
     os.makedirs(folder, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", folder)
     # Our programs are small: cache every one, however fast it compiled.

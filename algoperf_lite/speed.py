@@ -240,7 +240,7 @@ def main_job() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         new = os.path.join(tmp, "reference_submission.py")
         shutil.copy(source, new)
-        env = {**os.environ, "ALGOPERF_LITE_CACHE": os.path.join(tmp, "cache")}
+        env = {**os.environ, "ALGOPERF_LITE_COMPILE_CACHE": "", "ALGOPERF_LITE_CACHE": tmp}
         out = os.path.join(tmp, "out")
         command = [sys.executable, "-m", "algoperf_lite.cli", "benchmark", "--submission", new]
         command += ["--search-space", space, "--output", out, "--no-progress"]

@@ -5,7 +5,7 @@ import pytest
 
 # Tests count compilations and time them: no program comes from JAX's disk cache
 # (test_compile_cache turns it on where it is the subject).
-os.environ["ALGOPERF_LITE_CACHE"] = "off"
+os.environ["ALGOPERF_LITE_COMPILE_CACHE"] = "off"
 
 from algoperf_lite.spec import load_submission
 from workloads import WORKLOADS

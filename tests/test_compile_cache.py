@@ -18,7 +18,7 @@ def test_a_second_process_compiles_from_the_cache(tmp_path):
     cache = str(tmp_path / "cache")
 
     def trial():
-        env = {**os.environ, "ALGOPERF_LITE_CACHE": ""}
+        env = {**os.environ, "ALGOPERF_LITE_COMPILE_CACHE": ""}
         done = subprocess.run(
             [sys.executable, "-c", TRIAL, cache], capture_output=True, text=True, env=env
         )

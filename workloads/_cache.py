@@ -6,19 +6,13 @@ import os
 
 import numpy as np
 
-
-def cache_dir() -> str:
-    root = os.environ.get("ALGOPERF_LITE_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "algoperf_lite"
-    )
-    os.makedirs(root, exist_ok=True)
-    return root
+from algoperf_lite.compiles import cache_root
 
 
 def cached_arrays(name: str, config: dict, make):
     """``make()`` -> dict of arrays, stored under a key that hashes ``config``."""
     key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-    path = os.path.join(cache_dir(), f"{name}-{key}.npz")
+    path = os.path.join(cache_root(), f"{name}-{key}.npz")
     if os.path.exists(path):
         with np.load(path) as data:
             return dict(data)
