@@ -28,7 +28,7 @@ test-slow: $(STAMP)
 
 # FROM_SCRATCH=1 also reruns the sweeps and baseline experiments (see README).
 reproduce: $(STAMP)
-	$(BIN)/python scripts/reproduce.py --seeds $(SEEDS) $(if $(FROM_SCRATCH),--from-scratch,)
+	$(BIN)/python scripts/reproduce.py --seeds=$(SEEDS) $(if $(FROM_SCRATCH),--from_scratch,)
 
 # Speed of our runner against a hand-written and an AlgoPerf-style loop -> results/speed.md
 bench: $(STAMP)
@@ -41,6 +41,8 @@ targets: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_layout.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

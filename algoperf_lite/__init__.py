@@ -14,15 +14,15 @@ import importlib
 # Where each public name lives. They are imported on first use, so that commands
 # which need no JAX (``algoperf-lite --help``, argument errors) start at once.
 _PUBLIC = {
-    "Submission": "algoperf_lite.spec",
-    "TrialResult": "algoperf_lite.runner",
-    "TrialState": "algoperf_lite.runner",
-    "UserError": "algoperf_lite.errors",
-    "Workload": "algoperf_lite.spec",
-    "load_submission": "algoperf_lite.spec",
-    "read_hparams": "algoperf_lite.spec",
-    "run_trial": "algoperf_lite.runner",
-    "warmup_cosine": "algoperf_lite.schedules",
+    "Submission": "algoperf_lite.core.spec",
+    "TrialResult": "algoperf_lite.train.result",
+    "TrialState": "algoperf_lite.train.step",
+    "UserError": "algoperf_lite.core.errors",
+    "Workload": "algoperf_lite.core.spec",
+    "load_submission": "algoperf_lite.loading",
+    "read_hparams": "algoperf_lite.core.spec",
+    "run_trial": "algoperf_lite.train.loop",
+    "warmup_cosine": "algoperf_lite.optim.schedules",
 }
 __all__ = sorted(_PUBLIC)
 

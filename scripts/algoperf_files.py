@@ -78,8 +78,9 @@ def child(path: str, space: str | None, steps: int, checkout: str) -> dict:
     repository (``from algorithms.… import …``); our stand-ins for ``algoperf``
     are installed first, so the checkout's own package (which needs PyTorch)
     is not the one imported."""
-    from algoperf_lite import load_submission, run_trial, search_space
-    from algoperf_lite.algoperf_api import provide_algoperf_imports
+    from algoperf_lite import load_submission, run_trial
+    from algoperf_lite.compat.algoperf import provide_algoperf_imports
+    from algoperf_lite.tuning import search_space
     from workloads import get_workload
 
     provide_algoperf_imports()

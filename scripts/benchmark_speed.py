@@ -19,8 +19,9 @@ sys.path.insert(0, ROOT)
 
 from tqdm import tqdm  # noqa: E402
 
-from algoperf_lite import io, speed  # noqa: E402
-from algoperf_lite.spec import load_submission  # noqa: E402
+from algoperf_lite.bench import speed  # noqa: E402
+from algoperf_lite.core import io  # noqa: E402
+from algoperf_lite.loading import load_submission  # noqa: E402
 from workloads import get_workload, suite  # noqa: E402
 
 

@@ -17,7 +17,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from algoperf_lite import importance_study  # noqa: E402
+from algoperf_lite.papers import importance_study  # noqa: E402
 from workloads import cnn_family  # noqa: E402
 
 

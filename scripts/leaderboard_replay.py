@@ -116,9 +116,11 @@ def folder_of(output: str, source: str) -> str:
 def replay(chosen: dict, output: str, studies: int, trials: int, ruleset="external") -> None:
     """Tune every chosen entry (resuming); an entry whose file cannot run here
     leaves its one-line error in ``<folder>/could_not_run.txt`` for the report."""
-    from algoperf_lite import io, load_submission, records
-    from algoperf_lite.errors import UserError
-    from algoperf_lite.tuning import tune
+    from algoperf_lite import load_submission
+    from algoperf_lite.core import io
+    from algoperf_lite.core.errors import UserError
+    from algoperf_lite.train import records
+    from algoperf_lite.tuning.study import tune
     from workloads import suite
 
     for name, (path, space, _) in chosen.items():
@@ -226,7 +228,7 @@ def learning_rates(space: str | None) -> list[float] | None:
 def analyse(folders: dict, chosen: dict, official: dict) -> dict:
     """Our scores beside the official ones; the rank agreement where at least
     three entries ran (fewer have no ranking to compare)."""
-    from algoperf_lite import scoring
+    from algoperf_lite.analysis import scoring
 
     seen: dict = {}
     read = {

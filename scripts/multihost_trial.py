@@ -38,14 +38,16 @@ def main():
     args = parser.parse_args()
     # Before anything touches a device (importing the workloads may).
     jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
-    from algoperf_lite import io, runner
-    from algoperf_lite.spec import load_submission, read_hparams
+    from algoperf_lite.core import io
+    from algoperf_lite.core.spec import read_hparams
+    from algoperf_lite.loading import load_submission
+    from algoperf_lite.train import loop, program
     from workloads import get_workload
 
     workload, submission = get_workload(args.workload), load_submission(args.submission)
     lead = jax.process_index() == 0
     folder = io.trial_dir(args.output, workload.name, trial=1) if lead else None
-    result = runner.run_trial(
+    result = loop.run_trial(
         workload,
         submission,
         read_hparams(args.hparams),
@@ -53,7 +55,7 @@ def main():
         max_steps=args.max_steps,
         output_dir=folder,
         stop_at_target=False,
-        mesh=runner.data_mesh(jax.devices()),
+        mesh=program.data_mesh(jax.devices()),
     )
     losses = [row["train/loss"] for row in result.rows]
     if lead:

@@ -22,14 +22,17 @@ sys.path.insert(0, ROOT)
 import ray  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from algoperf_lite import search_space, sweeps  # noqa: E402
+from algoperf_lite.tuning import (
+    search_space,  # noqa: E402
+    sweeps,  # noqa: E402
+)
 
 
 def trial(workload_name, submission_name, point_id, point, seed, max_steps=None):
     """One trial on a Ray worker; returns its sweep record."""
     sys.path.insert(0, ROOT)
     from algoperf_lite import run_trial
-    from algoperf_lite.spec import load_submission
+    from algoperf_lite.loading import load_submission
     from workloads import get_workload
 
     w = get_workload(workload_name)

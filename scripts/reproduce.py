@@ -1,24 +1,20 @@
 """Regenerate every results table and figure on the offline default suite.
 
-    python scripts/reproduce.py [--seeds 3] [--from-scratch]
+    python scripts/reproduce.py [--seeds=3] [--from_scratch] [--rerun=NAME]
+        [--paper=NAME] [--NAME.field=value]
 
 Always: results/baseline.md (reference NAdamW, fresh runs, about a minute),
-results/lists.md + lists_heldout.png + lists/*.json (from the committed sweeps
-on the twelve offline and variant workloads, seconds), results/integrators.md
-+ integrators.png (from the committed integrator runs, seconds),
-results/hypergradient.md + hypergradient_*.png
-(from the committed runs, seconds), results/importance.md + importance.png
-(CNN hyperparameter importance, from the committed sweep, about half a
-minute), results/landscapes.md + landscapes_*.png (from the committed grid
-sweep, seconds), results/baselines.md +
-baselines_profile.png (scoring the committed baseline experiments). With
---rerun NAME, first reruns (resumes) one study: lists, integrators or
-hypergradient. With --from-scratch, first reruns the sweeps (CNN and landscape sweeps included),
-the integrator and hypergradient runs and the baseline experiments (see
-README for how long that takes).
+results/targets.md, and each paper's tables and figures from its committed
+runs or sweeps (``algoperf_lite.papers.PAPERS``; seconds to half a minute
+each; ``--paper=NAME``, repeatable, writes only those and nothing else), then
+results/baselines.md + baselines_profile.png (scoring the committed baseline
+experiments). With ``--rerun=NAME`` (repeatable), first reruns (resumes) that
+paper's runs; with ``--from_scratch``, every paper's and the baseline
+experiments (see the README for how long that takes). A paper's settings are
+an ml_collections ConfigDict (its ``get_config``): ``--NAME.field=value``
+overrides one, e.g. ``--rerun=integrators --integrators.seeds=0,1``.
 """
 
-import argparse
 import os
 import sys
 import time
@@ -26,104 +22,83 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from algoperf_lite import (  # noqa: E402
-    compiles,
-    hypergradient_study,
-    importance_study,
-    integrators_study,
-    io,
-    landscape_study,
-    lists_study,
-    reports,
-    scoring,
-)
-from workloads import WORKLOADS, suite  # noqa: E402
+from absl import flags
+from ml_collections import config_flags
 
-PAPER_STUDIES = {"integrators": integrators_study, "hypergradient": hypergradient_study}
+from algoperf_lite.analysis import scoring
+from algoperf_lite.core import compiles, io
+from algoperf_lite.papers import PAPERS, get_paper
+from algoperf_lite.tuning import reports
+from workloads import WORKLOADS, suite
 
-
-def lists_workloads() -> list:
-    return [w for name in lists_study.SUITES for w in suite(name)]
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("seeds", 3, "seeds of the fresh baseline runs")
+flags.DEFINE_string("results", os.path.join(ROOT, "results"), "the results folder")
+flags.DEFINE_bool("from_scratch", False, "rerun every paper's runs and the baselines first")
+flags.DEFINE_bool("baseline_only", False, "stop after results/baseline.md")
+flags.DEFINE_multi_enum("rerun", [], list(PAPERS), "rerun (resume) this paper's runs first")
+flags.DEFINE_multi_enum("paper", [], list(PAPERS), "write only this paper's tables, no baselines")
 
 
-def rerun(name: str, results: str, offline: list) -> None:
-    """Run (or resume from its journal) one paper study on the offline suite."""
-    tic = time.perf_counter()
-    if name == "lists":  # the sweeps behind lists.md, on the offline and variant workloads
-        lists_study.run_all(os.path.join(results, "sweeps"), lists_workloads())
-        print(f"{name}: {time.perf_counter() - tic:.0f}s")
-        return
-    module = PAPER_STUDIES[name]
-    module.run_all(offline, os.path.join(results, module.DATA_FILE))
-    if name == "hypergradient" and module.tfds_ready():  # the paper's own problems
-        tfds = [WORKLOADS[w] for w in module.TFDS_PROBLEMS.values()]
-        module.run_all(tfds, os.path.join(results, module.TFDS_DATA_FILE))
-    print(f"{name}: {time.perf_counter() - tic:.0f}s")
+def parse_flags(argv) -> dict:
+    """absl's flags and each paper's config (its ``get_config`` with the
+    ``--NAME.field=value`` overrides); a bad one said in one line, exit code 2."""
+    try:
+        configs = {
+            name: config_flags.DEFINE_config_dict(
+                name, get_paper(name).get_config(), f"{name}'s settings", sys_argv=argv
+            )
+            for name in PAPERS
+        }
+        FLAGS(argv)
+    except (AttributeError, KeyError) as e:  # an override of a field the config lacks
+        name = str(e).strip("\"'")
+        print(f"reproduce.py: no setting '{name}'; see the paper's get_config()", file=sys.stderr)
+        sys.exit(2)
+    except (flags.Error, TypeError, ValueError) as e:
+        print(f"reproduce.py: {e} (see --helpfull)", file=sys.stderr)
+        sys.exit(2)
+    return {name: flag.value for name, flag in configs.items()}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--results", default=os.path.join(ROOT, "results"))
-    parser.add_argument("--from-scratch", action="store_true", help="rerun sweeps and baselines")
-    parser.add_argument(
-        "--baseline-only", action="store_true", help="only the fresh reference runs (baseline.md)"
-    )
-    parser.add_argument(
-        "--rerun",
-        action="append",
-        default=[],
-        choices=["lists", *PAPER_STUDIES],
-        help="rerun (resume) this paper study before the reports; repeatable",
-    )
-    args = parser.parse_args()
-    compiles.use_persistent_cache()
-    results = args.results
-    sweeps_dir = os.path.join(results, "sweeps")
-    baselines_dir = os.path.join(results, "baselines")
-    offline = suite("offline")
-    os.makedirs(results, exist_ok=True)
-    for name in args.rerun:
-        if not args.from_scratch:
-            rerun(name, results, offline)
-
-    if args.from_scratch:
+def rerun(names, configs: dict, results: str) -> None:
+    for name in names:
         tic = time.perf_counter()
-        for name in ("lists", *PAPER_STUDIES):
-            rerun(name, results, offline)
-        importance_study.run_all(os.path.join(sweeps_dir, importance_study.SWEEP_FILE))
-        landscape_study.run_all(os.path.join(sweeps_dir, landscape_study.SWEEP_FILE), WORKLOADS)
+        get_paper(name).run(configs[name], results)
+        print(f"{name}: {time.perf_counter() - tic:.0f}s")
+
+
+def write_papers(names, configs: dict, results: str) -> None:
+    for name in names:
+        for path in get_paper(name).report(configs[name], results):
+            print("wrote", os.path.relpath(path, ROOT))
+
+
+def main(argv=None):
+    configs = parse_flags(sys.argv if argv is None else argv)
+    compiles.use_persistent_cache()
+    results = FLAGS.results
+    baselines_dir = os.path.join(results, "baselines")
+    os.makedirs(results, exist_ok=True)
+    rerun(list(PAPERS) if FLAGS.from_scratch else FLAGS.rerun, configs, results)
+    if FLAGS.from_scratch:
         reports.run_baselines(baselines_dir)
-        print(f"sweeps and baselines: {time.perf_counter() - tic:.0f}s")
+    if FLAGS.paper:  # only these papers' tables
+        write_papers(FLAGS.paper, configs, results)
+        return
 
     io.write_atomic(
         os.path.join(results, "targets.md"),
         reports.targets_markdown([w for w in WORKLOADS.values() if w.offline]),
     )
-    report = reports.baseline(offline, seeds=args.seeds)
+    report = reports.baseline(suite("offline"), seeds=FLAGS.seeds)
     io.write_json(os.path.join(results, "baseline.json"), report)
     io.write_atomic(os.path.join(results, "baseline.md"), reports.baseline_markdown(report))
     print(reports.baseline_markdown(report))
-    if args.baseline_only:
+    if FLAGS.baseline_only:
         return
 
-    study = lists_study.evaluate(sweeps_dir, WORKLOADS)
-    for path in lists_study.write(study, results):
-        print("wrote", os.path.relpath(path, ROOT))
-
-    for module in PAPER_STUDIES.values():
-        runs = module.load(os.path.join(results, module.DATA_FILE))
-        for path in module.write(runs, results):
-            print("wrote", os.path.relpath(path, ROOT))
-    tfds_runs = os.path.join(results, hypergradient_study.TFDS_DATA_FILE)
-    if os.path.exists(tfds_runs):
-        runs = hypergradient_study.load(tfds_runs)
-        problems = hypergradient_study.TFDS_PROBLEMS
-        for path in hypergradient_study.write(runs, results, "hypergradient_tfds", problems):
-            print("wrote", os.path.relpath(path, ROOT))
-    for module in (importance_study, landscape_study):
-        for path in module.write(results):
-            print("wrote", os.path.relpath(path, ROOT))
+    write_papers(list(PAPERS), configs, results)
 
     experiments = {n: os.path.join(baselines_dir, n) for n in reports.BASELINES}
     scored = scoring.score({n: p for n, p in experiments.items() if os.path.isdir(p)})

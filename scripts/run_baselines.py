@@ -12,7 +12,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from algoperf_lite import reports  # noqa: E402
+from algoperf_lite.tuning import reports  # noqa: E402
 from workloads import get_workload  # noqa: E402
 
 

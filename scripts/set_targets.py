@@ -5,7 +5,7 @@
 
 Writes workloads/targets.json (read by the registry) after each workload, and
 appends every run to results/target_setting/<workload>.jsonl, so a killed run
-resumes where it stopped. The procedure is in algoperf_lite/targets.py; how
+resumes where it stopped. The procedure is in algoperf_lite/tuning/targets.py; how
 long it took on a 2-core CPU is in the README's "Targets" section.
 """
 
@@ -17,9 +17,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from algoperf_lite import io  # noqa: E402
-from algoperf_lite.errors import UserError  # noqa: E402
-from algoperf_lite.targets import set_target  # noqa: E402
+from algoperf_lite.core import io  # noqa: E402
+from algoperf_lite.core.errors import UserError  # noqa: E402
+from algoperf_lite.tuning.targets import set_target  # noqa: E402
 from workloads import DECLARED, TARGETS_FILE  # noqa: E402
 
 JOURNALS = os.path.join(
@@ -43,8 +43,8 @@ BASELINE_LISTS = {"nadamw": "nadamw", "adamw": "adamw", "sgd": "nesterov"}
 def write_baseline_lists() -> None:
     """Each baseline's shipped search space: a 5-point list built from its optimizer's
     target-setting searches on the offline workloads (see targets.baseline_list)."""
-    from algoperf_lite.search_space import SPACES_DIR
-    from algoperf_lite.targets import baseline_list
+    from algoperf_lite.tuning.search_space import SPACES_DIR
+    from algoperf_lite.tuning.targets import baseline_list
 
     offline = [n for n, w in DECLARED.items() if w.offline and w.variant_of is None]
     journals = {n: os.path.join(JOURNALS, f"{n}.jsonl") for n in offline}

@@ -1,5 +1,5 @@
 """Registered submissions: name -> module. Each module follows the contract in
-``algoperf_lite.spec`` (``HPARAMS``, ``make_optimizer``, optional
+``algoperf_lite.core.spec`` (``HPARAMS``, ``make_optimizer``, optional
 ``get_batch_size``); tests run every entry here through the same checks."""
 
 SUBMISSIONS = {

@@ -8,8 +8,8 @@ evaluation (column ``optimizer/learning_rate``).
 
 import optax
 
-from algoperf_lite.hypergradient import current_learning_rate, hypergradient
-from algoperf_lite.transforms import keep_dtype
+from algoperf_lite.optim.hypergradient import current_learning_rate, hypergradient
+from algoperf_lite.optim.transforms import keep_dtype
 
 # The paper's settings for Adam-HD on logistic regression and the MLP:
 # alpha_0 = 1e-3, beta = 1e-7 (1e-8 for VGG), Adam's usual moments.

@@ -1,13 +1,13 @@
 """Gradient flow integrated by the 3rd-order Adams-Bashforth method: one
 gradient per step plus the two previous ones (lower orders while they fill).
 
-Our interpretation of Ma et al. (2024); see ``algoperf_lite.gradient_flow``.
+Our interpretation of Ma et al. (2024); see ``algoperf_lite.optim.gradient_flow``.
 Step size: the scheduled learning rate; L2 weight decay is part of the field.
 """
 
 import functools
 
-from algoperf_lite import gradient_flow
+from algoperf_lite.optim import gradient_flow
 
 ORDER = 3
 HPARAMS = dict(gradient_flow.HPARAMS)

@@ -6,8 +6,8 @@ weight decay on every parameter, multiplied by the scheduled rate. A baseline.
 
 import optax
 
-from algoperf_lite.schedules import warmup_cosine
-from algoperf_lite.transforms import keep_dtype
+from algoperf_lite.optim.schedules import warmup_cosine
+from algoperf_lite.optim.transforms import keep_dtype
 from submissions.nadamw import EPSILON, HPARAMS  # same names and defaults
 
 HPARAMS = dict(HPARAMS)

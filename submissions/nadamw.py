@@ -15,7 +15,7 @@ With gradient :math:`g_t`, :math:`t` counting from 1 and the schedule's step
 
 with :math:`\epsilon = 10^{-8}`, weight decay :math:`\lambda` on every
 parameter, and :math:`\eta` AlgoPerf's linear-warmup-then-cosine schedule
-(``algoperf_lite.schedules.warmup_cosine``). ``optax.nadamw`` differs: it
+(``algoperf_lite.optim.schedules.warmup_cosine``). ``optax.nadamw`` differs: it
 debiases the Nesterov term with :math:`1-\beta_1^{t+1}`.
 
 Hyperparameters use AlgoPerf's names; ``label_smoothing`` and ``dropout_rate``
@@ -40,12 +40,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from algoperf_lite.schedules import warmup_cosine
-from algoperf_lite.transforms import keep_dtype
+from algoperf_lite.optim.schedules import warmup_cosine
+from algoperf_lite.optim.transforms import keep_dtype
 
 EPSILON = 1e-8
 
-# Defaults: the reference point that the target procedure (algoperf_lite.targets)
+# Defaults: the reference point that the target procedure (algoperf_lite.tuning.targets)
 # found on mnist1d_mlp, starting from AlgoPerf's self-tuning point (point 5 of
 # its published list, kept below), which is too cautious for these small models.
 HPARAMS = {

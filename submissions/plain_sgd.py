@@ -6,7 +6,7 @@ this below NAdamW cannot tell a good training algorithm from a weak one.
 
 import optax
 
-from algoperf_lite.transforms import keep_dtype
+from algoperf_lite.optim.transforms import keep_dtype
 
 HPARAMS = {
     "learning_rate": 0.1,

@@ -12,8 +12,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from algoperf_lite.schedules import warmup_cosine
-from algoperf_lite.transforms import keep_dtype
+from algoperf_lite.optim.schedules import warmup_cosine
+from algoperf_lite.optim.transforms import keep_dtype
 
 HPARAMS = {
     "learning_rate": 0.05,

@@ -1,5 +1,5 @@
 """SGD-HD and SGDN-HD (Baydin et al., 2018): SGD whose learning rate is
-learned online by hypergradient descent (``algoperf_lite.hypergradient``).
+learned online by hypergradient descent (``algoperf_lite.optim.hypergradient``).
 
 momentum = 0 gives SGD-HD (direction g_t); momentum > 0 gives SGDN-HD with
 Nesterov's direction d_t = g_t + mu * buf_t, buf_t = mu * buf_{t-1} + g_t.
@@ -10,8 +10,8 @@ alpha_t is logged at every evaluation (column ``optimizer/learning_rate``).
 
 import optax
 
-from algoperf_lite.hypergradient import current_learning_rate, hypergradient
-from algoperf_lite.transforms import keep_dtype
+from algoperf_lite.optim.hypergradient import current_learning_rate, hypergradient
+from algoperf_lite.optim.transforms import keep_dtype
 from submissions.sgd import scale_by_momentum
 
 # The paper's settings for SGD-HD / SGDN-HD: alpha_0 = 1e-3, beta = 1e-3.

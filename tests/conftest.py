@@ -7,7 +7,7 @@ import pytest
 # (test_compile_cache turns it on where it is the subject).
 os.environ["ALGOPERF_LITE_COMPILE_CACHE"] = "off"
 
-from algoperf_lite.spec import load_submission
+from algoperf_lite.loading import load_submission
 from workloads import WORKLOADS
 
 

@@ -9,8 +9,8 @@ import json
 import os
 import sys
 
-from algoperf_lite.errors import UserError
-from algoperf_lite.spec import Workload
+from algoperf_lite.core.errors import UserError
+from algoperf_lite.core.spec import Workload
 from workloads import char_lm, digits, logreg, mnist1d, regression, tfds_suite, variants
 
 _DECLARED = (
@@ -96,7 +96,7 @@ def describe(workload) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from algoperf_lite import params
+    from algoperf_lite.core import params
 
     abstract = params.abstract_params(workload)
     if workload.input_spec is None:

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from algoperf_lite.compiles import cache_root
+from algoperf_lite.core.compiles import cache_root
 
 
 def cached_arrays(name: str, config: dict, make):

@@ -18,9 +18,9 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
-from algoperf_lite import losses
-from algoperf_lite.layers import Dropout
-from algoperf_lite.spec import Workload
+from algoperf_lite.core import losses
+from algoperf_lite.core.layers import Dropout
+from algoperf_lite.core.spec import Workload
 
 SEQ_LEN = 32
 VOCAB = 128  # ASCII; every other byte is token 0

@@ -18,7 +18,7 @@ import functools
 import flax.linen as nn
 import numpy as np
 
-from algoperf_lite.layers import Dropout
+from algoperf_lite.core.layers import Dropout
 
 MAX_TRAIN = 1200
 MAX_VALIDATION = 400

@@ -7,8 +7,8 @@ import functools
 import flax.linen as nn
 import numpy as np
 
-from algoperf_lite.layers import Dropout
-from algoperf_lite.spec import Workload
+from algoperf_lite.core.layers import Dropout
+from algoperf_lite.core.spec import Workload
 
 SPLIT_SEED = 0
 NUM_HELD_OUT = 300

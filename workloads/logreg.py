@@ -4,7 +4,7 @@ MNIST; the digits are its offline stand-in. Same splits as ``digits_cnn``."""
 
 import flax.linen as nn
 
-from algoperf_lite.spec import Workload
+from algoperf_lite.core.spec import Workload
 from workloads.digits import load_splits
 
 

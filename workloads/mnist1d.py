@@ -11,8 +11,8 @@ import functools
 import flax.linen as nn
 import numpy as np
 
-from algoperf_lite.layers import Dropout
-from algoperf_lite.spec import Workload
+from algoperf_lite.core.layers import Dropout
+from algoperf_lite.core.spec import Workload
 from workloads._cache import cached_arrays
 
 SPLIT_SEED = 0

@@ -9,9 +9,9 @@ import functools
 import flax.linen as nn
 import numpy as np
 
-from algoperf_lite import losses
-from algoperf_lite.layers import Dropout
-from algoperf_lite.spec import Workload
+from algoperf_lite.core import losses
+from algoperf_lite.core.layers import Dropout
+from algoperf_lite.core.spec import Workload
 
 SEED = 0
 NUM_FEATURES = 16

@@ -27,10 +27,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from algoperf_lite import losses
-from algoperf_lite.errors import UserError
-from algoperf_lite.layers import Dropout
-from algoperf_lite.spec import Workload
+from algoperf_lite.core import losses
+from algoperf_lite.core.errors import UserError
+from algoperf_lite.core.layers import Dropout
+from algoperf_lite.core.spec import Workload
 from workloads import char_lm
 
 BYTES = 256  # the TFDS text workloads model every byte

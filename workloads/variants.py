@@ -8,7 +8,7 @@ import functools
 
 import flax.linen as nn
 
-from algoperf_lite.layers import Dropout
+from algoperf_lite.core.layers import Dropout
 from workloads import char_lm, digits, logreg, mnist1d, regression
 
 

@@ -1,0 +1,3 @@
+"""Analysis of finished trials: AlgoPerf's score and profiles, hyperparameter lists, importance,
+landscapes.
+"""

@@ -1,0 +1,493 @@
+"""The speed benchmark behind ``make bench`` (results/speed.md).
+
+For each workload, in one run on one machine, steps per second of:
+
+* our runner (``run_trial``; its on-clock time, evaluation excluded);
+* the floor: the fastest plain loop we can write, sharing no code with the
+  project (``floor.py``: its own Flax model, ``optax.nadamw``, its own
+  batching on the device; the faster of a fused device loop and one dispatch
+  per step);
+* an AlgoPerf-style loop: a batch assembled on the host and sent each step, one
+  jit call per step, nothing fused.
+
+All three train at dropout and label smoothing 0, which the floor does not
+have. Plus compile time, compilations over a 5-trial study, K vmapped trials
+against K sequential ones, memory, and how fast the command line answers.
+Ratios, not absolute times, are what carry from one machine to another.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import statistics
+import time
+
+import flax
+import jax
+import numpy as np
+import optax
+
+from algoperf_lite.bench import floor
+from algoperf_lite.core import compiles, io
+from algoperf_lite.core.spec import Submission, Workload
+from algoperf_lite.train import loop, program
+from algoperf_lite.tuning import study as tuning
+
+REPEATS = 5  # timings are the median of this many runs
+VMAP_REPEATS = 3
+
+
+def interleaved_rates(loops: dict, steps: int) -> dict[str, float]:
+    """Steps per second of each ``loops[name](n) -> seconds``: the median of
+    ``REPEATS`` rounds that run every loop once, so that a slow spell of a
+    shared machine falls on all of them alike."""
+    for run in loops.values():
+        run(min(steps, 10))  # compile and warm up
+    rates = {name: [] for name in loops}
+    for _ in range(REPEATS):
+        for name, run in loops.items():
+            rates[name].append(steps / run(steps))
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
+def _timed(run):
+    def timed(n):
+        tic = time.perf_counter()
+        run(n)
+        return time.perf_counter() - tic
+
+    return timed
+
+
+def _model_step(workload: Workload, submission: Submission, hp: dict):
+    """The plain training step everyone writes: loss, grad, optax update."""
+    model = workload.make_model()
+    tx = submission.make_optimizer(hp, workload.step_hint)
+    dropout, smoothing = hp.get("dropout_rate", 0.0), hp.get("label_smoothing", 0.0)
+
+    def init(key, x):
+        variables = flax.core.unfreeze(model.init({"params": key}, x, train=False))
+        params = variables.pop("params")
+        return params, variables, tx.init(params)
+
+    def step(params, extra, opt_state, x, y, key):
+        def loss_of(p):
+            kwargs = dict(train=True, dropout_rate=dropout, rngs={"dropout": key})
+            if extra:
+                out, extra_new = model.apply(
+                    {"params": p, **extra}, x, mutable=list(extra), **kwargs
+                )
+            else:
+                out, extra_new = model.apply({"params": p}, x, **kwargs), extra
+            return workload.loss_fn(out, y, smoothing).mean(), extra_new
+
+        (loss, extra), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), extra, opt_state, loss
+
+    return init, step
+
+
+# Dropout and label smoothing off: the floor has neither.
+PLAIN = {"dropout_rate": 0.0, "label_smoothing": 0.0}
+
+
+def floor_loops(workload: Workload) -> dict:
+    """The floor, driven both ways (the faster counts)."""
+    x, y = workload.load_splits()["train"]
+    args = (workload.name, x, y, workload.batch_size, workload.step_hint)
+    return {
+        "floor_fused": floor.loop(*args, fused=True),
+        "floor_steps": floor.loop(*args, fused=False),
+    }
+
+
+def algoperf_style_loop(workload: Workload, submission: Submission):
+    """A batch made on the host each step (a shuffled NumPy slice), sent with
+    the call; one jitted update per step; the loss kept as a device value."""
+    hp = submission.resolve_hparams(PLAIN)
+    init, step = _model_step(workload, submission, hp)
+    x, y = workload.load_splits()["train"]
+    batch = submission.batch_size(workload)
+    update = jax.jit(step, donate_argnums=(0, 1, 2))
+    key = jax.random.PRNGKey(0)
+    state = [jax.jit(init)(key, x[:batch])]
+    rng = np.random.default_rng(0)
+    order = [rng.permutation(len(x)), 0]
+
+    def next_batch():
+        order_, pos = order
+        if pos + batch > len(order_):
+            order_, pos = rng.permutation(len(x)), 0
+        order[:] = [order_, pos + batch]
+        idx = order_[pos : pos + batch]
+        return x[idx], y[idx]
+
+    def run(n):
+        params, extra, opt_state = state[0]
+        for i in range(n):
+            bx, by = next_batch()
+            params, extra, opt_state, _ = update(
+                params, extra, opt_state, bx, by, jax.random.fold_in(key, i)
+            )
+        state[0] = jax.block_until_ready((params, extra, opt_state))
+
+    return _timed(run)
+
+
+def runner_loop(workload: Workload, submission: Submission):
+    """Our runner: ``run_trial`` for n steps; its on-clock seconds (evaluation excluded)."""
+    seeds = iter(range(10**6))
+
+    def run(n):
+        result = loop.run_trial(
+            workload, submission, PLAIN, seed=next(seeds), max_steps=n, stop_at_target=False
+        )
+        return result.submission_time_sec
+
+    return run
+
+
+def study_compilations(workload: Workload, submission: Submission, trials: int = 5) -> dict:
+    """Compilations during a ``trials``-trial study, on a fresh copy of the
+    workload so nothing is cached: training steps, and everything."""
+    import dataclasses
+    import tempfile
+
+    fresh = dataclasses.replace(workload, description=workload.description + " (fresh)")
+    space = {"learning_rate": {"min": 1e-3, "max": 1e-2, "scaling": "log"}}
+    with tempfile.TemporaryDirectory() as out, compiles.counting() as counts:
+        tuning.tune(
+            [dataclasses.replace(fresh, step_hint=20, eval_every=10)],
+            submission,
+            space,
+            output=out,
+            trials=trials,
+            studies=1,
+            progress=False,
+        )
+    return {"training_steps": compiles.training_steps(counts), "all": sum(counts.values())}
+
+
+def vmap_rates(workload: Workload, submission: Submission, steps: int, sizes=(1, 4, 16)) -> dict:
+    """Trial-steps per second of K vmapped trials, and the step program's bytes."""
+    out = {}
+    names = tuple(sorted(submission.resolve_hparams()))
+    batch = submission.batch_size(workload)
+    for k in sorted(sizes):
+        points = [{"learning_rate": 1e-3 * (1 + i % 8)} for i in range(k)]
+        loop.run_trials(workload, submission, points, list(range(k)), max_steps=10)
+        tic_rates = []
+        for _ in range(VMAP_REPEATS):
+            results = loop.run_trials(
+                workload,
+                submission,
+                points,
+                list(range(k)),
+                max_steps=steps,
+                stop_at_target=False,
+            )
+            tic_rates.append(k * steps / results[0].submission_time_sec)
+        compiled, _ = program.vector_program(workload, submission, names, batch, k)
+        out[k] = {"rate": statistics.median(tic_rates), "bytes": program.step_bytes(compiled)}
+    return out
+
+
+ARGUMENT_ERROR = "run (an argument error)"
+CLI_COMMANDS = {"--help": ["--help"], "workloads": ["workloads"], ARGUMENT_ERROR: ["run"]}
+CLI_GOALS = {"--help": 0.5, "workloads": 2.0, ARGUMENT_ERROR: 0.5}
+
+
+def cli_seconds(repeats: int = 3) -> dict[str, float]:
+    """Wall seconds for the command line to answer (a fresh process each time; median)."""
+    import subprocess
+    import sys
+
+    out = {}
+    for name, args in CLI_COMMANDS.items():
+        times = []
+        for _ in range(repeats):
+            tic = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "algoperf_lite.cli", *args], capture_output=True, check=False
+            )
+            times.append(time.perf_counter() - tic)
+        out[name] = statistics.median(times)
+    return out
+
+
+# The main job: `algoperf-lite benchmark` of a fixed reference submission (a copy
+# of our AdamW under another name, so nothing of the committed baseline is reused)
+# on the offline suite, with a cold compilation cache, as a new submission meets it.
+REFERENCE = "adamw"
+MAIN_JOB_SECONDS = {"cpu": 300, "gpu": 60}  # goals: 5 minutes on a 2-core CPU, 1 on a GPU
+MAIN_JOB_RATIO = 1.3  # wall time at most this times the trials' summed training time
+
+
+def main_job() -> dict:
+    """Wall time of a whole ``benchmark`` in a fresh process, and its trials'
+    summed training, evaluation and compilation time (training is the floor)."""
+    import glob
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from algoperf_lite import loading
+
+    source = loading.load_submission(REFERENCE).source
+    space = os.path.join(os.path.dirname(source), "search_spaces", f"{REFERENCE}.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        new = os.path.join(tmp, "reference_submission.py")
+        shutil.copy(source, new)
+        env = {**os.environ, "ALGOPERF_LITE_COMPILE_CACHE": "", "ALGOPERF_LITE_CACHE": tmp}
+        out = os.path.join(tmp, "out")
+        command = [sys.executable, "-m", "algoperf_lite.cli", "benchmark", "--submission", new]
+        command += ["--search-space", space, "--output", out, "--no-progress"]
+        tic = time.perf_counter()
+        subprocess.run(command, env=env, capture_output=True, check=True)
+        wall = time.perf_counter() - tic
+        results = []
+        for path in glob.glob(os.path.join(out, "**", "result.json"), recursive=True):
+            with open(path) as f:
+                results.append(json.load(f))
+    parts = {
+        "training": sum(r["submission_time_sec"] for r in results),
+        "evaluation": sum(r["eval_time_sec"] for r in results),
+        "compilation": sum(r["compile_time_sec"] for r in results),
+    }
+    return {"trials": len(results), "wall": wall, **parts, "rest": wall - sum(parts.values())}
+
+
+def peak_memory() -> dict:
+    """Peak device memory where the device reports it, and the process's peak RSS."""
+    stats = jax.local_devices()[0].memory_stats() or {}
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"device_peak_bytes": stats.get("peak_bytes_in_use"), "process_peak_rss_bytes": rss}
+
+
+def machine() -> dict:
+    device = jax.local_devices()[0]
+    return {
+        **io.versions(),
+        "backend": jax.default_backend(),
+        "device": getattr(device, "device_kind", str(device)),
+        "devices": jax.local_device_count(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": __import__("os").cpu_count(),
+    }
+
+
+def measure(
+    workload: Workload, submission: Submission, steps: int, vmap_steps: int, sizes=(1, 4, 16)
+) -> dict:
+    """Every number of one workload's row, measured back to back."""
+    names = tuple(sorted(submission.resolve_hparams()))
+    compiled, _ = program.compiled_program(
+        workload, submission, names, submission.batch_size(workload)
+    )
+    loops = {
+        "runner": runner_loop(workload, submission),
+        **floor_loops(workload),
+        "algoperf_style": algoperf_style_loop(workload, submission),
+    }
+    rates = interleaved_rates(loops, steps)
+    rates["floor"] = max(rates["floor_fused"], rates["floor_steps"])
+    return {
+        "rates": rates,
+        "compile_sec": compiled.compile_seconds,
+        "fused": compiled.steps is not None,
+        "study_compilations": study_compilations(workload, submission),
+        "vmap": {str(k): v for k, v in vmap_rates(workload, submission, vmap_steps, sizes).items()},
+    }
+
+
+FLOOR_GOAL = 1.10  # our time per step at most this times the floor's
+ALGOPERF_GOAL = 2.0  # geometric-mean speed-up over the AlgoPerf-style loop
+VMAP_GOAL = 8.0  # 16 vmapped trials against 16 sequential ones (on a GPU)
+
+
+def _geomean(values) -> float:
+    return float(np.exp(np.mean(np.log(list(values)))))
+
+
+def markdown(report: dict) -> str:
+    m, rows = report["machine"], report["workloads"]
+    slow = {n: r["rates"]["floor"] / r["rates"]["runner"] for n, r in rows.items()}
+    fast = {n: r["rates"]["runner"] / r["rates"]["algoperf_style"] for n, r in rows.items()}
+    lines = [
+        "# Speed benchmark",
+        "",
+        "Regenerate with `make bench` (scripts/benchmark_speed.py). One run, one machine:",
+        f"{m['backend']} ({m['device']}, {m['devices']} device(s), {m['cpu_count']} CPU cores, "
+        f"{m['processor']}); jax {m['jax']}, flax {m['flax']}, optax {m['optax']}, "
+        f"Python {m['python']}. Rates are medians of {REPEATS} timed runs after a warm-up;",
+        "compare the ratios, which carry across machines, not the absolute rates.",
+        "",
+        "## Steps per second (NAdamW, one trial, dropout and label smoothing 0)",
+        "",
+        "The floor shares no code with the project (`algoperf_lite/bench/floor.py`); its "
+        "column is the faster of its two drivers (fused / one dispatch per step).",
+        "",
+        "| workload | runner | floor (fused / per step) | AlgoPerf-style | runner time / floor "
+        "| speed-up over AlgoPerf-style | runner loop | compile (s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for n, r in rows.items():
+        rate = r["rates"]
+        loop = "fused (device loop)" if r["fused"] else "one dispatch per step"
+        lines.append(
+            f"| {n} | {rate['runner']:.0f} | {rate['floor']:.0f} ({rate['floor_fused']:.0f} / "
+            f"{rate['floor_steps']:.0f}) | {rate['algoperf_style']:.0f} | {slow[n]:.2f} | "
+            f"{fast[n]:.2f} | {loop} | {r['compile_sec']:.1f} |"
+        )
+    lines += [
+        f"| geometric mean | | | | {_geomean(slow.values()):.2f} | "
+        f"{_geomean(fast.values()):.2f} | | |",
+        "",
+        "## Goals",
+        "",
+    ]
+    misses = [n for n, v in slow.items() if v > FLOOR_GOAL]
+    lines.append(
+        f"- Within {FLOOR_GOAL:.2f}x of the floor's time per step on every workload: "
+        + ("**met**." if not misses else f"**missed** on {', '.join(misses)} (see notes).")
+    )
+    geo = _geomean(fast.values())
+    lines.append(
+        f"- At least {ALGOPERF_GOAL:.0f}x faster than the AlgoPerf-style loop (geometric mean): "
+        f"{geo:.2f}x, **{'met' if geo >= ALGOPERF_GOAL else 'missed'}**."
+    )
+    counts = {n: r["study_compilations"]["training_steps"] for n, r in rows.items()}
+    once = all(c == 1 for c in counts.values())
+    listed = ", ".join(f"{n} {c}" for n, c in counts.items())
+    lines.append(
+        "- One compilation of the training step per (workload, submission) in a 5-trial "
+        f"study: **{'met' if once else 'missed'}** ({listed})."
+    )
+    k16 = {
+        n: r["vmap"]["16"]["rate"] / r["rates"]["runner"]
+        for n, r in rows.items()
+        if "16" in r["vmap"]
+    }
+    if k16:
+        best = max(k16, key=k16.get)
+        on_gpu = m["backend"] == "gpu"
+        verdict = (
+            ("met" if k16[best] >= VMAP_GOAL else "missed") if on_gpu else "not measurable here"
+        )
+        lines.append(
+            f"- 16 vmapped trials at least {VMAP_GOAL:.0f}x the throughput of 16 sequential ones "
+            f"on one GPU: **{verdict}**; on this {m['backend']} the best is "
+            f"{k16[best]:.2f}x ({best})."
+        )
+    lines += ["", "## Why a goal is missed", ""] + _notes(report, slow, fast, k16)
+    sizes = sorted(next(iter(rows.values()))["vmap"], key=int)
+    lines += [
+        "",
+        "## Vmapped trials (trial-steps per second against one trial at a time)",
+        "",
+        "| workload | " + " | ".join(f"K={k}" for k in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
+    for n, r in rows.items():
+        single = r["rates"]["runner"]
+        cells = [
+            f"{v['rate']:.0f} ({v['rate'] / single:.2f}x, {v['bytes'] / 2**20:.1f} MiB)"
+            for v in (r["vmap"][k] for k in sizes)
+        ]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    mem = report["memory"]
+    device_peak = mem["device_peak_bytes"]
+    lines += [
+        "",
+        "Each cell: trial-steps/s, its ratio to the runner's single-trial rate, and the "
+        "device memory of the compiled training program (arguments, outputs and temporaries).",
+        "",
+        "## Memory",
+        "",
+        f"- Process peak resident memory over the whole benchmark: "
+        f"{mem['process_peak_rss_bytes'] / 2**20:.0f} MiB.",
+        "- Peak device memory: "
+        + (
+            "not reported by this backend."
+            if device_peak is None
+            else f"{device_peak / 2**20:.0f} MiB."
+        ),
+    ]
+    if "main_job" in report:
+        job = report["main_job"]
+        ratio = job["wall"] / job["training"]
+        goal = MAIN_JOB_SECONDS.get(m["backend"])
+        lines += [
+            "",
+            f"## The main job: `benchmark` of a new submission ({REFERENCE}, renamed) "
+            "on the offline suite",
+            "",
+            f"- {job['trials']} trials in {job['wall']:.0f} s of wall time, in a fresh "
+            "process with a cold compilation cache: training "
+            f"{job['training']:.0f} s, evaluation {job['evaluation']:.0f} s "
+            f"({job['evaluation'] / job['training']:.0%} of training), compilation "
+            f"{job['compilation']:.0f} s, the rest (start-up, data, planning, writing, "
+            f"scoring) {job['rest']:.0f} s.",
+            f"- Wall time over summed training time: {ratio:.2f} (goal at most "
+            f"{MAIN_JOB_RATIO}: **{'met' if ratio <= MAIN_JOB_RATIO else 'missed'}**).",
+        ]
+        if goal is not None:
+            verdict = "met" if job["wall"] <= goal else "missed"
+            lines.append(f"- At most {goal} s on this {m['backend']}: **{verdict}**.")
+    if "cli" in report:
+        lines += ["", "## Command line (seconds to answer, a fresh process)", ""]
+        for name, seconds in report["cli"].items():
+            goal = CLI_GOALS[name]
+            verdict = "met" if seconds < goal else "missed"
+            lines.append(
+                f"- `algoperf-lite {name}`: {seconds:.2f} s (under {goal} s: **{verdict}**)"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _notes(report, slow, fast, k16) -> list[str]:
+    """One line per missed goal, with the numbers that explain it."""
+    rows, m = report["workloads"], report["machine"]
+    notes = []
+    for n, ratio in slow.items():
+        if ratio > FLOOR_GOAL:
+            rate = rows[n]["rates"]
+            extra = 1e6 / rate["runner"] - 1e6 / rate["floor"]
+            driver = "fused" if rate["floor_fused"] >= rate["floor_steps"] else "per step"
+            ours = "fused" if rows[n]["fused"] else "per step"
+            notes.append(
+                f"- {n}: our step takes {extra:.0f} us more than the floor's "
+                f"({1e6 / rate['floor']:.0f} us, driven {driver}; ours runs {ours}). Our "
+                "step also carries traced hyperparameters, the dropout and label-smoothing "
+                "plumbing, the trial's RNG streams and its divergence flag."
+            )
+    if _geomean(fast.values()) < ALGOPERF_GOAL:
+        parts = []
+        for n, r in rows.items():
+            step = 1e6 / r["rates"]["runner"]
+            host = 1e6 / r["rates"]["algoperf_style"] - step
+            parts.append(f"{n} {host:+.0f} us on {step:.0f} us")
+        notes.append(
+            "- AlgoPerf-style loop: what it adds per step (building the batch on the host, "
+            "sending it, an unfused dispatch) against our step time: "
+            + "; ".join(parts)
+            + f". On this {m['backend']} the steps are compute-bound, so removing that "
+            "overhead cannot make a step 2x faster; the gap grows where a step is short "
+            "against a host round trip (an accelerator)."
+        )
+    if k16 and max(k16.values()) < VMAP_GOAL:
+        listed = ", ".join(f"{n} {v:.2f}x" for n, v in sorted(k16.items(), key=lambda kv: -kv[1]))
+        notes.append(
+            f"- Vmapped trials: on this {m['backend']} a vmapped step does K trials' "
+            f"arithmetic on the same cores; 16 trials against one at a time: {listed}. "
+            "The gains are small and the losses on convolutions large, so the planner "
+            "(`planning.plan`) trains one trial at a time on a single CPU. The "
+            f"{VMAP_GOAL:.0f}x goal is for a GPU, where one small trial leaves most of the "
+            "device idle."
+        )
+    return notes or ["- None: every goal measured here is met."]

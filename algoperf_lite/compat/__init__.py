@@ -1,0 +1,1 @@
+"""Compatibility layers for other benchmarks' files."""

@@ -1,0 +1,1 @@
+"""Optimizer transformations (optax style) and schedules that submissions are built from."""

@@ -1,0 +1,3 @@
+"""Training: the compiled program, one trial or K vmapped lanes, statuses, checkpoints and trial
+records.
+"""

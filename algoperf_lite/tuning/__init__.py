@@ -1,0 +1,1 @@
+"""Tuning: AlgoPerf studies over search spaces, sweeps, targets and the baseline runs."""

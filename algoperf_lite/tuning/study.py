@@ -1,0 +1,232 @@
+"""AlgoPerf's tuning rulesets over our runner, in AlgoPerf's directory layout.
+
+* External tuning: ``studies`` studies of ``trials`` trials each. A dict
+  space is sampled anew for every study (Halton, seed ``seed + study``); a
+  list space (a hyperparameter list) gives the same points, in order, to every
+  study. Names the space leaves out take the submission's defaults.
+* Self-tuning: no hyperparameters (the submission's defaults), ``studies``
+  runs of one trial each, with a step budget of 1.5x the workload's
+  ``step_hint`` (AlgoPerf gives self-tuning 1.5x the runtime budget); the
+  schedule horizon stays ``step_hint``.
+
+Trial ``i`` of study ``k`` goes to ``<output>/study_<k>/<workload>_jax/trial_<i+1>``
+with a training seed derived from ``(seed, k, i)``. Re-running a tuning
+command skips finished trials, so a killed study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from tqdm import tqdm
+
+from algoperf_lite.core import io
+from algoperf_lite.core.errors import UserError
+from algoperf_lite.core.spec import Submission, Workload
+from algoperf_lite.train import loop, planning, records
+from algoperf_lite.train.loop import run_trial
+from algoperf_lite.train.result import TrialResult
+from algoperf_lite.tuning import search_space
+
+RULESETS = ("external", "self")
+SELF_TUNING_BUDGET = 1.5
+
+
+def trial_seed(seed: int, study: int, trial: int) -> int:
+    return int(np.random.SeedSequence([seed, study, trial]).generate_state(1)[0] % 2**31)
+
+
+def plan(
+    workload: Workload,
+    submission: Submission,
+    space=None,
+    *,
+    ruleset: str = "external",
+    trials: int = 5,
+    studies: int = 3,
+    seed: int = 0,
+) -> list[dict]:
+    """Every trial of the ruleset as keyword arguments for ``run_trial``."""
+    if ruleset not in RULESETS:
+        raise UserError(f"unknown ruleset '{ruleset}'; choose one of: {', '.join(RULESETS)}")
+    if trials < 1 or studies < 1:
+        raise UserError("--trials and --studies must be at least 1")
+    if ruleset == "self":
+        if space is not None:
+            raise UserError("self-tuning takes no search space; drop --search-space")
+        max_steps = int(SELF_TUNING_BUDGET * workload.step_hint)
+        study_points = [[{}] for _ in range(studies)]
+    else:
+        if space is None:
+            raise UserError(
+                f"external tuning needs a search space for '{submission.name}'; "
+                "pass --search-space FILE"
+            )
+        space = search_space.load(space)
+        if not submission.open_names:
+            search_space.check_names(space, list(submission.hparams), submission.name)
+        max_steps = None
+        study_points = [search_space.points(space, trials, seed=seed + k) for k in range(studies)]
+    jobs = []
+    for k, points in enumerate(study_points):
+        for i, point in enumerate(points):
+            jobs.append(
+                dict(
+                    hparams=submission.resolve_hparams(point),
+                    seed=trial_seed(seed, k, i),
+                    max_steps=max_steps,
+                    study=k,
+                    trial=i + 1,
+                )
+            )
+    return jobs
+
+
+def tune(
+    workloads: list[Workload],
+    submission: Submission,
+    space=None,
+    *,
+    output: str,
+    ruleset: str = "external",
+    trials: int = 5,
+    studies: int = 3,
+    seed: int = 0,
+    progress: bool = True,
+    trials_per_step: int | None = None,
+    workers: int = 1,
+    worker_index: int = 0,
+) -> list[TrialResult]:
+    """Run (or finish) a ruleset's studies on each workload, one progress bar for all.
+
+    ``trials_per_step`` trials are vmapped together (default: where it pays,
+    see ``planning.plan``); 1 runs one trial at a time.
+    ``workers`` processes share the trials of one-at-a-time studies: this one
+    starts the others (``helpers``), each takes the trials from its own place in
+    the list, and the trial locks keep any trial from running twice, so the
+    results are those of one process, only sooner."""
+    io.ensure_writable(output)
+    helpers = []
+    if worker_index == 0 and workers > 1:
+        helpers = start_helpers(
+            workloads, submission, space, output, workers, ruleset, trials, studies, seed
+        )
+    results = []
+    total = len(workloads) * (studies if ruleset == "self" else studies * trials)
+    bar = tqdm(total=total, desc=f"tuning {submission.name}", unit="trial", disable=not progress)
+    for w in workloads:
+        jobs = plan(
+            w, submission, space, ruleset=ruleset, trials=trials, studies=studies, seed=seed
+        )
+        folders = [
+            io.trial_dir(output, w.name, trial=job["trial"], study=f"study_{job['study']}")
+            for job in jobs
+        ]
+        records.add_to_manifest(output, submission, folders)
+        k, mesh = planning.plan(w, submission, len(jobs), trials_per_step)
+        done: dict[int, TrialResult] = {}
+        start = worker_index * len(jobs) // max(workers, 1)
+        remaining = [*range(start, len(jobs)), *range(start)]
+        while remaining:
+            # Trials another process is running now come last (then they are read back).
+            group = ([i for i in remaining if not records.busy(folders[i])] or remaining)[:k]
+            first = jobs[group[0]]
+            bar.set_postfix_str(f"{w.name} study {first['study']} trial {first['trial']}")
+            if k == 1:
+                out = [
+                    run_trial(
+                        w,
+                        submission,
+                        first["hparams"],
+                        seed=first["seed"],
+                        max_steps=first["max_steps"],
+                        output_dir=folders[group[0]],
+                    )
+                ]
+            else:
+                out = loop.run_trials(
+                    w,
+                    submission,
+                    [jobs[i]["hparams"] for i in group],
+                    [jobs[i]["seed"] for i in group],
+                    max_steps=first["max_steps"],
+                    output_dirs=[folders[i] for i in group],
+                    mesh=mesh,
+                    size=k,
+                )
+            done.update(zip(group, out, strict=True))
+            remaining = [i for i in remaining if i not in done]
+            bar.update(len(group))
+        results += [done[i] for i in range(len(jobs))]
+    bar.close()
+    for helper in helpers:  # each has only finished trials left to read back
+        if helper.wait() != 0:  # harmless: this process ran whatever it left
+            print(f"a tuning helper process exited with status {helper.returncode}")
+    return results
+
+
+def start_helpers(workloads, submission, space, output, workers, ruleset, trials, studies, seed):
+    """Start ``workers - 1`` helper processes on the same study, where they can
+    rebuild it: registered workloads and a submission file. Else none."""
+    import subprocess
+    import sys
+
+    from workloads import WORKLOADS
+
+    if any(WORKLOADS.get(w.name) != w for w in workloads) or submission.api is not None:
+        return []
+    if space is not None and not isinstance(space, str):
+        space = json.dumps(space)
+    job = dict(
+        workloads=[w.name for w in workloads], submission=submission.source, space=space,
+        output=output, workers=workers, ruleset=ruleset, trials=trials, studies=studies, seed=seed,
+    )  # fmt: skip
+    return [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "algoperf_lite.tuning.study",
+                json.dumps({**job, "worker_index": i}),
+            ],
+            # Not piped: a helper's output can outgrow a pipe nobody reads yet.
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+        for i in range(1, workers)
+    ]
+
+
+def _die_with_parent():
+    """A helper dies with the process that started it (Linux), so a killed tune
+    leaves no trials running behind it; their locks go with them."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _helper(job: dict) -> None:
+    from algoperf_lite.loading import load_submission
+    from workloads import get_workload
+
+    space = job["space"]
+    if space is not None and space.lstrip().startswith(("{", "[")):
+        space = json.loads(space)
+    tune(
+        [get_workload(n) for n in job["workloads"]], load_submission(job["submission"]), space,
+        output=job["output"], ruleset=job["ruleset"], trials=job["trials"],
+        studies=job["studies"], seed=job["seed"], progress=False, trials_per_step=1,
+        workers=job["workers"], worker_index=job["worker_index"],
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    import sys
+
+    _helper(json.loads(sys.argv[1]))

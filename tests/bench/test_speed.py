@@ -1,0 +1,56 @@
+"""The speed benchmark's script runs end to end and reports every goal."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_benchmark_script_writes_the_report(tmp_path):
+    out = str(tmp_path / "speed.md")
+    command = [sys.executable, "scripts/benchmark_speed.py", "--workload", "digits_logreg"]
+    command += ["--steps", "40", "--vmap-steps", "20", "--sizes", "1,2", "--output", out]
+    command += ["--no-main-job"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = open(out).read()
+    raw = json.load(open(str(tmp_path / "speed.json")))
+    row = raw["workloads"]["digits_logreg"]
+    assert all(v > 0 for v in row["rates"].values())
+    assert row["study_compilations"]["training_steps"] == 1
+    assert set(row["vmap"]) == {"1", "2"} and row["vmap"]["2"]["bytes"] > row["vmap"]["1"]["bytes"]
+    assert row["rates"]["floor"] == max(row["rates"]["floor_fused"], row["rates"]["floor_steps"])
+    ratio = row["rates"]["floor"] / row["rates"]["runner"]
+    assert f"| digits_logreg | {row['rates']['runner']:.0f} |" in text and f"{ratio:.2f}" in text
+    for goal in ("floor's time per step on every workload", "AlgoPerf-style loop", "compilation"):
+        assert goal in text
+    assert set(raw["cli"]) == {"--help", "workloads", "run (an argument error)"}
+    assert all(0 < v < 60 for v in raw["cli"].values()) and "`algoperf-lite --help`" in text
+    assert raw["machine"]["jax"] in text
+
+
+def test_the_floor_does_the_workloads_work():
+    # The floor's own models are the workloads' architectures: same parameter counts.
+    from algoperf_lite.bench import floor
+    from algoperf_lite.core import params
+    from workloads import suite
+
+    for w in suite("offline"):
+        x, y = w.load_splits()["train"]
+        assert floor.parameter_count(w.name, x, y) == params.param_count(params.abstract_params(w))
+
+
+def test_the_main_job_is_reported_against_its_goals():
+    from algoperf_lite.bench import speed
+
+    report = json.load(open(os.path.join(ROOT, "results", "speed.json")))
+    report["main_job"] = {
+        "trials": 90, "wall": 200.0, "training": 100.0, "evaluation": 30.0,
+        "compilation": 40.0, "rest": 30.0,
+    }  # fmt: skip
+    text = speed.markdown(report)
+    assert "90 trials in 200 s" in text and "(30% of training)" in text
+    assert "Wall time over summed training time: 2.00 (goal at most 1.3: **missed**)" in text
+    assert "At most 300 s on this cpu: **met**" in text
