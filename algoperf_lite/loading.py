@@ -10,8 +10,8 @@ import sys
 from collections.abc import Mapping
 
 from algoperf_lite.compat.algoperf import (
+    group,
     is_api_module,
-    loop,
     provide_algoperf_imports,
     renamed_jax_names,
 )
@@ -127,5 +127,5 @@ def _from_api_module(module, name: str, source: str) -> Submission:
         make_optimizer=None,
         get_batch_size=get_batch_size,
         api=module,
-        train=loop.train,
+        make_group=group.make_group,
     )

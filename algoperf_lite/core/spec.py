@@ -163,9 +163,10 @@ class Submission:
     eval_params: Callable[[Any, Any], Any] | None = None
     # The module itself when it is written to AlgoPerf's API (see algoperf_lite.compat.algoperf).
     api: Any = None
-    # The trial loop a submission brings instead of ours (AlgoPerf-API files bring
-    # the adapter's), set where it is loaded so that training needs no adapter.
-    train: Callable[..., Any] | None = None
+    # Builds the lane a submission drives itself, in place of our compiled step
+    # (AlgoPerf-API files: the adapter's); set where it is loaded, so that the
+    # training loop needs no adapter.
+    make_group: Callable[..., Any] | None = None
 
     @property
     def source_hash(self) -> str:

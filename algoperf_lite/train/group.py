@@ -4,8 +4,10 @@ K > 1: the vmapped program, spread over a "trials" mesh where one is given)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -92,9 +94,27 @@ class Group:
         state = jax.block_until_ready(program.init(keys, hp, sample))
         return cls(program, data, hp, submission, size, batched, compiled, state)
 
+    # What the loop asks of a group: these, and the methods below. A group that
+    # another program drives (an AlgoPerf-API file) answers them its own way.
+    finished = False  # the submission declared training complete
+
+    @property
+    def compile_seconds(self) -> float:
+        return self.program.compile_seconds
+
+    def running(self):
+        """A context held while the loop trains."""
+        return contextlib.nullcontext()
+
+    def take_compile_seconds(self, elapsed: float = math.inf) -> float:
+        """Seconds of compiling inside the last ``elapsed`` seconds on the clock
+        (ours compiles ahead of time: none)."""
+        return 0.0
+
     def advance(self, state, start: int, stop: int):
+        """Train from ``start`` to ``stop``; the state and the step reached."""
         x, y = self.data.train
-        return steps.advance(self.program, state, self.hparams, x, y, start, stop)[0]
+        return steps.advance(self.program, state, self.hparams, x, y, start, stop)
 
     def keep(self, state):
         """The state at a chunk's start, to replay the chunk: a fused loop keeps
@@ -104,6 +124,17 @@ class Group:
     def nonfinite(self, state) -> np.ndarray:
         """Per lane: has a training loss been NaN or inf (reading it waits for the device)."""
         return np.asarray(state.nonfinite).reshape(-1)
+
+    def prepare(self, state):
+        """Before an evaluation, on the clock: nothing to do for our submissions."""
+        return state
+
+    def diverged_at(self, metrics: dict) -> bool:
+        """Whether an evaluation alone shows divergence (ours shows in training)."""
+        return False
+
+    def evaluated(self, step: int, row: dict) -> None:
+        """Told of each evaluation row."""
 
     def evaluate(self, state) -> list[dict]:
         """Every lane's metrics on every evaluation split (and its logged values)."""

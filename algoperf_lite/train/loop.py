@@ -27,6 +27,7 @@ a single trial's checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 
@@ -155,23 +156,17 @@ def _locked_run(
     for i in todo:
         if output_dirs[i] is not None:
             start_folder(output_dirs[i], prints[i])
-    if submission.train is not None:
-        results[todo[0]] = _api_trial(
-            workload, submission, hps, seeds, prints, output_dirs, todo, opts
-        )
-        return results
     lanes = [Lane(prints[i], output_dirs[i], fresh_books()) for i in todo]
-    batched = len(todo) > 1 or (size or 1) > 1 or _spreads_trials(mesh)
-    group = Group.build(
-        workload,
-        submission,
-        [hps[i] for i in todo],
-        [seeds[i] for i in todo],
-        batched,
-        fuse,
-        mesh,
-        size,
-    )
+    todo_hps, todo_seeds = [hps[i] for i in todo], [seeds[i] for i in todo]
+    if submission.make_group is not None:  # a submission that drives its own steps
+        _check_one_lane(todo, opts)
+        batch_size = submission.batch_size(workload)
+        group = submission.make_group(
+            workload, submission, todo_hps[0], todo_seeds[0], batch_size, lanes[0].books
+        )
+    else:
+        batched = len(todo) > 1 or (size or 1) > 1 or _spreads_trials(mesh)
+        group = Group.build(workload, submission, todo_hps, todo_seeds, batched, fuse, mesh, size)
     for i, result in zip(todo, train(workload, submission, group, lanes, opts), strict=True):
         results[i] = result
     return results
@@ -181,44 +176,29 @@ def _spreads_trials(mesh) -> bool:
     return mesh is not None and tuple(mesh.axis_names) == ("trials",)
 
 
-def _api_trial(workload, submission, hps, seeds, prints, output_dirs, todo, opts):
-    """AlgoPerf-API files run one at a time, through their adapter."""
+def _check_one_lane(todo, opts) -> None:
     if len(todo) > 1:
         raise UserError("AlgoPerf-API submissions run one trial at a time; drop vectorization")
     if opts.checkpointing:
         raise UserError("checkpointing is not supported for AlgoPerf-API submissions")
-    i = todo[0]
-    return submission.train(
-        workload,
-        submission,
-        hps[i],
-        seed=seeds[i],
-        max_steps=opts.max_steps,
-        max_seconds=opts.max_seconds,
-        output_dir=output_dirs[i],
-        stop_at_target=opts.stop_at_target,
-        fingerprint=prints[i],
-        batch_size=submission.batch_size(workload),
-        sync_every=opts.sync_every or SYNC_STEPS,
-        progress=opts.progress,
-    )
 
 
 def train(workload, submission, group: Group, lanes: list[Lane], opts: Options) -> list:
     """The one loop: train ``lanes`` (``group``'s first lanes) until each stops."""
     for lane in lanes:
         lane.books["next_eval"] = workload.eval_every
-        lane.books["compile_time_sec"] = group.program.compile_seconds if group.compiled else 0.0
+        lane.books["compile_time_sec"] = group.compile_seconds if group.compiled else 0.0
     state = group.state
     if state is None:  # compiling ran out of memory
         for lane in lanes:
             lane.books["stopped_by"] = "out_of_memory"
         return finish_lanes(workload, submission, lanes, group.size, group.compiled)
     state = _restored(group, state, lanes) if opts.checkpointing else state
-    run = _Run(workload, group, lanes, opts, state)
+    run = _Run(workload, submission, group, lanes, opts, state)
     restored_done = not any(lane.active for lane in lanes)
     try:
-        run.loop()
+        with group.running():
+            run.loop()
     except jax.errors.JaxRuntimeError as e:
         if not out_of_memory(e):
             raise
@@ -255,7 +235,7 @@ def _restored(group: Group, state, lanes: list[Lane]):
 class _Run:
     """The loop's moving parts: the state, the step, the clock and the bar."""
 
-    def __init__(self, workload, group, lanes, opts, state):
+    def __init__(self, workload, submission, group, lanes, opts, state):
         self.workload, self.group, self.lanes, self.opts = workload, group, lanes, opts
         self.state = state
         self.step = int(state.step)
@@ -266,7 +246,7 @@ class _Run:
         self.bar = tqdm(
             total=opts.max_steps,
             initial=self.step,
-            desc=f"{workload.name}/{group.submission.name}{count}",
+            desc=f"{workload.name}/{submission.name}{count}",
             unit="step",
             disable=not opts.progress,
             leave=False,
@@ -303,7 +283,7 @@ class _Run:
             if opts.max_seconds is not None and first["submission_time_sec"] > opts.max_seconds:
                 self.stop_active("time_budget")
                 break
-            if self.step in (self.next_eval, opts.max_steps):
+            if self.step in (self.next_eval, opts.max_steps) or self.group.finished:
                 self.evaluate()
             self.maybe_checkpoint()
 
@@ -314,42 +294,61 @@ class _Run:
         group = self.group
         kept = group.keep(self.state) if stop - start > base else None
         tic = time.perf_counter()
-        self.state = group.advance(self.state, start, stop)
+        self.state, stop = group.advance(self.state, start, stop)
         nonfinite = group.nonfinite(self.state)
         jax.block_until_ready(self.state)
-        seconds = time.perf_counter() - tic
+        seconds = self.charge(time.perf_counter() - tic)
         active = self.active
         diverged = [i for i in active if nonfinite[i]]
         if diverged and kept is not None:
             state, step = kept, start
             while step < stop and not group.nonfinite(state)[active].any():
                 end = min(step + base, stop)
-                state, step = group.advance(state, step, end), end
+                state, step = group.advance(state, step, end)
             self.state, stop = state, step
         self.step = stop
         for i in active:
-            lane = self.lanes[i]
-            lane.books["submission_time_sec"] += seconds
-            lane.steps = stop
+            self.lanes[i].steps = stop
         for i in diverged:
             self.lanes[i].books["stopped_by"] = "divergence"
         return seconds
 
+    def charge(self, elapsed: float) -> float:
+        """``elapsed`` seconds of the submission's code to the active lanes: what
+        it spent compiling (an API file compiles as it goes) to compile time, the
+        rest to submission time, which it returns."""
+        compiled = self.group.take_compile_seconds(elapsed)
+        for i in self.active:
+            self.lanes[i].books["compile_time_sec"] += compiled
+            self.lanes[i].books["submission_time_sec"] += elapsed - compiled
+        return elapsed - compiled
+
     def evaluate(self) -> None:
-        """One evaluation row per active lane (off the clock)."""
-        workload, opts = self.workload, self.opts
+        """One evaluation row per active lane (off the clock, but for the
+        submission's own preparation for it)."""
+        workload, opts, group = self.workload, self.opts, self.group
         self.next_eval += workload.eval_every
+        tic = time.perf_counter()
+        self.state = group.prepare(self.state)
+        self.charge(time.perf_counter() - tic)
         active = self.active
         tic = time.perf_counter()
-        metrics = self.group.evaluate(self.state)
+        metrics = group.evaluate(self.state)
         share = (time.perf_counter() - tic) / len(active)
+        compiled = group.take_compile_seconds()
         for i in active:
             books = self.lanes[i].books
             books["next_eval"] = self.next_eval
             books["eval_time_sec"] += share
+            books["compile_time_sec"] += compiled
             value = record_eval(books, metrics[i], self.step, workload, self.wall_start)
+            group.evaluated(self.step, books["rows"][-1])
+            if group.diverged_at(metrics[i]):
+                value = math.nan
             self.bar.set_postfix({workload.metric_column: f"{value:.4f}"}, refresh=False)
             books["stopped_by"] = stop_after_eval(value, workload, books, opts.stop_at_target)
+            if books["stopped_by"] is None and group.finished:
+                books["stopped_by"] = "training_complete"
             folder = self.lanes[i].output_dir
             if folder is not None and books["stopped_by"] is None:
                 tic = time.perf_counter()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from algoperf_lite import load_submission, run_trial
-from algoperf_lite.compat.algoperf.loop import CompileClock
+from algoperf_lite.compat.algoperf.group import CompileClock
 from algoperf_lite.compat.algoperf.spec import ParameterType, ShapeTuple
 from algoperf_lite.compat.algoperf.workload import AlgoPerfWorkload
 from submissions import nadamw
@@ -232,7 +232,7 @@ def test_booleans_strings_and_integers_reach_an_api_file_as_they_are(tmp_path):
 
 
 def test_a_pmap_era_file_trains_on_replicated_state_and_follows_its_jit_twin():
-    from algoperf_lite.compat.algoperf.loop import uses_pmap
+    from algoperf_lite.compat.algoperf.group import uses_pmap
 
     pmapped = load_submission(os.path.join(DATA, "api_pmap.py"))
     jitted = load_submission(os.path.join(DATA, "api_train_state.py"))  # the same plain SGD
