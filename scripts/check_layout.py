@@ -22,8 +22,6 @@ SHRINKING = {
     "algoperf_lite/analysis/scoring.py": 511,
     "algoperf_lite/bench/speed.py": 493,
     "algoperf_lite/bench/speed.py:markdown": 134,
-    "algoperf_lite/cli/__init__.py": 637,
-    "algoperf_lite/cli/__init__.py:build_parser": 112,
     "algoperf_lite/tuning/study.py:tune": 81,
     "algoperf_lite/tuning/targets.py:set_target": 131,
     "scripts/leaderboard_replay.py": 462,

@@ -25,11 +25,11 @@ def run_cli(capsys, *argv):
 def test_the_cached_workload_catalog_is_current():
     # `workloads` lists from the catalog without importing JAX; it must say what
     # the registry says (after changing a workload: algoperf-lite workloads --refresh).
-    from algoperf_lite import cli
+    from algoperf_lite.cli import registry
 
-    with open(cli._catalog_path()) as f:
+    with open(registry.catalog_path()) as f:
         cached = json.load(f)
-    assert cached == json.loads(json.dumps(cli.catalog_rows()))
+    assert cached == json.loads(json.dumps(registry.catalog_rows()))
 
 
 def test_workloads_and_argument_errors_import_no_jax():
