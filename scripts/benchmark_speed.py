@@ -19,7 +19,7 @@ sys.path.insert(0, ROOT)
 
 from tqdm import tqdm  # noqa: E402
 
-from algoperf_lite.bench import speed  # noqa: E402
+from algoperf_lite.bench import speed, speed_report  # noqa: E402
 from algoperf_lite.core import io  # noqa: E402
 from algoperf_lite.loading import load_submission  # noqa: E402
 from workloads import get_workload, suite  # noqa: E402
@@ -42,7 +42,7 @@ def main():
     raw = os.path.splitext(args.output)[0] + ".json"
     if args.rewrite:
         with open(args.output, "w") as f:
-            f.write(speed.markdown(io.read_json(raw)))
+            f.write(speed_report.markdown(io.read_json(raw)))
         return
     workloads = [get_workload(n) for n in args.workload] if args.workload else suite("offline")
     sizes = tuple(int(k) for k in args.sizes.split(","))
@@ -62,7 +62,7 @@ def main():
         report["main_job"] = speed.main_job()
     io.write_json(raw, report)
     with open(args.output, "w") as f:
-        f.write(speed.markdown(report))
+        f.write(speed_report.markdown(report))
     print(f"wrote {args.output}")
 
 

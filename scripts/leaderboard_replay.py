@@ -25,8 +25,6 @@ import os
 import sys
 import time
 
-import numpy as np
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -117,7 +115,6 @@ def replay(chosen: dict, output: str, studies: int, trials: int, ruleset="extern
     """Tune every chosen entry (resuming); an entry whose file cannot run here
     leaves its one-line error in ``<folder>/could_not_run.txt`` for the report."""
     from algoperf_lite import load_submission
-    from algoperf_lite.core import io
     from algoperf_lite.core.errors import UserError
     from algoperf_lite.train import records
     from algoperf_lite.tuning.study import tune
@@ -142,26 +139,12 @@ def replay(chosen: dict, output: str, studies: int, trials: int, ruleset="extern
                 )  # fmt: skip
             except Exception as e:  # the entry's own code failed on this workload
                 why = " ".join(f"{type(e).__name__}: {e}".split())
-                withdrawn = records.withdraw_workload(folder, workload.name)
-                failed = read_failed_workloads(folder)
-                io.write_json(
-                    os.path.join(folder, FAILED_WORKLOADS), {**failed, workload.name: why}
-                )
+                withdrawn = records.withdraw_workload(folder, workload.name, why)
                 print(f"{name}: failed on {workload.name} ({withdrawn} trials withdrawn): {why}")
         print(f"{name}: {time.perf_counter() - tic:.0f}s", flush=True)
 
 
 FAILED = "could_not_run.txt"
-# {workload: one-line error} where an entry's own code raised: scored as never reached.
-FAILED_WORKLOADS = "failed_workloads.json"
-
-
-def read_failed_workloads(folder: str) -> dict[str, str]:
-    path = os.path.join(folder, FAILED_WORKLOADS)
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
 
 
 def failures(chosen: dict, output: str) -> dict[str, str]:
@@ -174,73 +157,24 @@ def failures(chosen: dict, output: str) -> dict[str, str]:
     return out
 
 
-def rank_agreement(ours: dict, draws: dict, official: dict, seed: int = 0) -> dict:
-    """Kendall's tau and Spearman's rho between our scores and the official ones,
-    with 95% intervals over draws that resample studies (``draws``) and entries."""
-    from scipy import stats
-
-    names = list(ours)
-    theirs = np.array([official[n] for n in names])
-    mine = np.array([ours[n] for n in names])
-    table = np.array([draws[n] for n in names])  # entry x draw
-    rng = np.random.default_rng(seed)
-    taus, rhos = [], []
-    for d in range(table.shape[1]):
-        pick = rng.integers(0, len(names), len(names))
-        if len(set(pick)) < 3:
-            continue
-        taus.append(stats.kendalltau(table[pick, d], theirs[pick]).statistic)
-        rhos.append(stats.spearmanr(table[pick, d], theirs[pick]).statistic)
-
-    def summary(value, sample):
-        sample = np.asarray(sample, float)
-        sample = sample[np.isfinite(sample)]  # ties everywhere leave tau undefined
-        low, high = np.percentile(sample, [2.5, 97.5]) if len(sample) else (np.nan, np.nan)
-        return {"value": float(value), "low": float(low), "high": float(high)}
-
-    return {
-        "kendall_tau": summary(stats.kendalltau(mine, theirs).statistic, taus),
-        "spearman_rho": summary(stats.spearmanr(mine, theirs).statistic, rhos),
-        "entries": len(names),
-        "draws": len(taus),
-    }
-
-
-def ranks(scores: dict) -> dict:
-    """1 for the highest score; ties share the best rank they span."""
-    from scipy import stats
-
-    names = list(scores)
-    order = stats.rankdata([-scores[n] for n in names], method="min")
-    return {n: int(r) for n, r in zip(names, order, strict=True)}
-
-
-def learning_rates(space: str | None) -> list[float] | None:
-    """The lowest and highest learning rate an entry's list of points tries."""
-    if space is None or not os.path.exists(space):
-        return None
-    with open(space) as f:
-        points = json.load(f)
-    rates = [p["learning_rate"] for p in points if isinstance(p, dict) and "learning_rate" in p]
-    return [min(rates), max(rates)] if rates else None
-
-
 def analyse(folders: dict, chosen: dict, official: dict) -> dict:
     """Our scores beside the official ones; the rank agreement where at least
     three entries ran (fewer have no ranking to compare)."""
-    from algoperf_lite.analysis import scoring
+    from algoperf_lite.analysis import agreement, experiments, scoring
+    from algoperf_lite.tuning import search_space
 
     seen: dict = {}
     read = {
-        n: scoring.read_experiment(p, "steps", None, seen, True, False) for n, p in folders.items()
+        n: experiments.read_experiment(p, "steps", None, seen, True, False)
+        for n, p in folders.items()
     }
     report = scoring.score(folders)
     official = {n: official[n] for n in folders}
-    agreement = None
+    agreed = None
     if len(folders) >= 3:
         draws = scoring.bootstrap_scores(read, draws=DRAWS)
-        agreement = rank_agreement(report.scores, draws, official)
-    ours_rank, their_rank = ranks(report.scores), ranks(official)
+        agreed = agreement.rank_agreement(report.scores, draws, official)
+    ours_rank, their_rank = agreement.ranks(report.scores), agreement.ranks(official)
     return {
         "entries": {
             n: {
@@ -251,13 +185,13 @@ def analyse(folders: dict, chosen: dict, official: dict) -> dict:
                 "our_rank": ours_rank[n],
                 "re_expressed": chosen[n][2],
                 "reached": {w: list(v) for w, v in report.reached[n].items()},
-                "learning_rates": learning_rates(chosen[n][1]),
+                "learning_rates": search_space.learning_rate_range(chosen[n][1]),
                 "steps": report.times[n],
             }
             for n in folders
         },
         "workloads": report.workloads,
-        "agreement": agreement,
+        "agreement": agreed,
     }
 
 
@@ -396,7 +330,9 @@ def _part(chosen: dict, output: str, official: dict, not_replayed: dict) -> dict
     }
     part = analyse(folders, chosen, official) if folders else {"entries": {}, "workloads": []}
     part.setdefault("agreement", None)
-    broken = {n: read_failed_workloads(f) for n, f in folders.items()}
+    from algoperf_lite.train import records
+
+    broken = {n: records.failed_workloads(f) for n, f in folders.items()}
     return {
         **part,
         "could_not_run": failed,

@@ -113,13 +113,13 @@ def _score_args(paths):
 
 
 def cmd_score(args) -> int:
-    from algoperf_lite.analysis import scoring
+    from algoperf_lite.analysis import experiments, scoring
 
     targets = None
     if args.targets:
         if not os.path.isfile(args.targets):
             raise UserError(f"targets file not found: {args.targets}; check the path")
-        targets = scoring.read_targets(args.targets)
+        targets = experiments.read_targets(args.targets)
     report = scoring.score(
         _score_args(args.experiments),
         time=args.time,

@@ -29,7 +29,7 @@ import ml_collections
 import numpy as np
 from tqdm import tqdm
 
-from algoperf_lite.analysis.scoring import direction
+from algoperf_lite.analysis.experiments import direction
 from algoperf_lite.core import io
 from algoperf_lite.loading import load_submission
 from algoperf_lite.papers import claims

@@ -130,11 +130,22 @@ def add_to_manifest(experiment: str, submission, folders: list[str]) -> None:
         io.write_json(path, manifest)
 
 
-def withdraw_workload(experiment: str, workload: str) -> int:
+# {workload: one-line error} where a submission's own code raised: scored as never reached.
+FAILED_WORKLOADS = "failed_workloads.json"
+
+
+def failed_workloads(experiment: str) -> dict[str, str]:
+    """The workloads withdrawn from ``experiment``, with why."""
+    path = os.path.join(experiment, FAILED_WORKLOADS)
+    return io.read_json(path) if os.path.exists(path) else {}
+
+
+def withdraw_workload(experiment: str, workload: str, why: str | None = None) -> int:
     """Take back a workload none of whose trials finished (the submission failed
     on it before any could): its trial folders and manifest entries go, so the
     scorer sees the workload as never reached, which is how AlgoPerf counts a
-    workload a submission cannot run. Returns how many trials were withdrawn."""
+    workload a submission cannot run; ``why`` is kept in ``FAILED_WORKLOADS``.
+    Returns how many trials were withdrawn."""
     import shutil
 
     folders = [
@@ -156,6 +167,9 @@ def withdraw_workload(experiment: str, workload: str) -> int:
         io.write_json(os.path.join(experiment, MANIFEST_FILE), manifest)
         for wdir in {os.path.dirname(t) for t in folders}:
             shutil.rmtree(wdir)
+        if why is not None:
+            failed = {**failed_workloads(experiment), workload: why}
+            io.write_json(os.path.join(experiment, FAILED_WORKLOADS), failed)
     return len(folders)
 
 

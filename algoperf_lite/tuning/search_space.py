@@ -133,3 +133,13 @@ def points(space, num_points: int, seed: int = 0) -> list[dict]:
     if isinstance(space, list):
         return [dict(p) for p in space[:num_points]]
     return sample(space, num_points, seed)
+
+
+def learning_rate_range(path: str | None) -> list[float] | None:
+    """The lowest and highest learning rate a list of points in the file at
+    ``path`` tries; None where there is no such file or it sets no learning rate."""
+    if path is None or not os.path.exists(path):
+        return None
+    points = load(path)
+    rates = [p["learning_rate"] for p in points if isinstance(p, dict) and "learning_rate" in p]
+    return [min(rates), max(rates)] if rates else None

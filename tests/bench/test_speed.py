@@ -43,14 +43,14 @@ def test_the_floor_does_the_workloads_work():
 
 
 def test_the_main_job_is_reported_against_its_goals():
-    from algoperf_lite.bench import speed
+    from algoperf_lite.bench import speed_report
 
     report = json.load(open(os.path.join(ROOT, "results", "speed.json")))
     report["main_job"] = {
         "trials": 90, "wall": 200.0, "training": 100.0, "evaluation": 30.0,
         "compilation": 40.0, "rest": 30.0,
     }  # fmt: skip
-    text = speed.markdown(report)
+    text = speed_report.markdown(report)
     assert "90 trials in 200 s" in text and "(30% of training)" in text
     assert "Wall time over summed training time: 2.00 (goal at most 1.3: **missed**)" in text
     assert "At most 300 s on this cpu: **met**" in text

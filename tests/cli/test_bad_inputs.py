@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from algoperf_lite import UserError, load_submission
-from algoperf_lite.analysis.scoring import Target, trial_time
+from algoperf_lite.analysis.experiments import Target, trial_time
 from algoperf_lite.cli import main
 from algoperf_lite.core import io
 from algoperf_lite.tuning import search_space

@@ -11,17 +11,19 @@ sys.path.insert(
 )
 import leaderboard_replay as replay  # noqa: E402
 
+from algoperf_lite.analysis import agreement  # noqa: E402
+
 OFFICIAL = {"a": 0.9, "b": 0.7, "c": 0.5, "d": 0.3}
 
 
 def test_rank_agreement_of_the_same_and_of_the_reversed_order():
     same = {n: 1 - v for n, v in OFFICIAL.items()}  # reversed
     fixed = {n: np.full(200, v) for n, v in OFFICIAL.items()}
-    agree = replay.rank_agreement(dict(OFFICIAL), fixed, OFFICIAL)
+    agree = agreement.rank_agreement(dict(OFFICIAL), fixed, OFFICIAL)
     assert agree["kendall_tau"]["value"] == pytest.approx(1.0)
     assert agree["spearman_rho"]["low"] == pytest.approx(1.0)  # no noise: every draw agrees
     flipped = {n: np.full(200, v) for n, v in same.items()}
-    against = replay.rank_agreement(same, flipped, OFFICIAL)
+    against = agreement.rank_agreement(same, flipped, OFFICIAL)
     assert against["kendall_tau"]["value"] == pytest.approx(-1.0)
     assert against["kendall_tau"]["high"] == pytest.approx(-1.0)
 
@@ -29,9 +31,9 @@ def test_rank_agreement_of_the_same_and_of_the_reversed_order():
 def test_noisy_scores_widen_the_interval_and_ties_share_a_rank():
     rng = np.random.default_rng(0)
     noisy = {n: v + rng.normal(0, 0.3, 500) for n, v in OFFICIAL.items()}
-    agree = replay.rank_agreement(dict(OFFICIAL), noisy, OFFICIAL)
+    agree = agreement.rank_agreement(dict(OFFICIAL), noisy, OFFICIAL)
     assert agree["kendall_tau"]["low"] < 0.5 < agree["kendall_tau"]["value"]
-    assert replay.ranks({"a": 1.0, "b": 0.0, "c": 0.0}) == {"a": 1, "b": 2, "c": 2}
+    assert agreement.ranks({"a": 1.0, "b": 0.0, "c": 0.0}) == {"a": 1, "b": 2, "c": 2}
 
 
 def test_every_replayed_entry_names_its_source(tmp_path):
