@@ -2,9 +2,6 @@
 no module over 400 lines and no function over 80 (``make lint`` runs it).
 
     python scripts/check_layout.py
-
-Known oversize pieces are listed in ``SHRINKING`` with their size today; the
-check fails if one grows or a new one appears, and says when one can leave the list.
 """
 
 import ast
@@ -17,11 +14,6 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGES = ("algoperf_lite", "workloads", "submissions")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
-# Still to split (path or path:function -> lines today); may only shrink.
-SHRINKING = {
-    "algoperf_lite/tuning/study.py:tune": 81,
-    "algoperf_lite/tuning/targets.py:set_target": 131,
-}
 
 
 def sizes():
@@ -37,20 +29,12 @@ def sizes():
 
 
 def size_problems():
-    problems, seen, longest = [], set(), ("", 0)
+    problems, longest = [], ("", 0)
     for name, lines, limit in sizes():
         if ":" in name and lines > longest[1]:
             longest = (name, lines)
-        if lines <= limit:
-            continue
-        seen.add(name)
-        allowed = SHRINKING.get(name)
-        if allowed is None:
+        if lines > limit:
             problems.append(f"{name} has {lines} lines (limit {limit}); split it")
-        elif lines > allowed:
-            problems.append(f"{name} grew to {lines} lines (listed at {allowed}); split it")
-    for name in sorted(set(SHRINKING) - seen):
-        problems.append(f"{name} is within its limit now; remove it from SHRINKING")
     return problems, longest
 
 

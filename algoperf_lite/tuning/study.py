@@ -25,7 +25,6 @@ from algoperf_lite.core import io
 from algoperf_lite.core.errors import UserError
 from algoperf_lite.core.spec import Submission, Workload
 from algoperf_lite.train import loop, planning, records
-from algoperf_lite.train.loop import run_trial
 from algoperf_lite.train.result import TrialResult
 from algoperf_lite.tuning import search_space
 
@@ -133,28 +132,16 @@ def tune(
             group = ([i for i in remaining if not records.busy(folders[i])] or remaining)[:k]
             first = jobs[group[0]]
             bar.set_postfix_str(f"{w.name} study {first['study']} trial {first['trial']}")
-            if k == 1:
-                out = [
-                    run_trial(
-                        w,
-                        submission,
-                        first["hparams"],
-                        seed=first["seed"],
-                        max_steps=first["max_steps"],
-                        output_dir=folders[group[0]],
-                    )
-                ]
-            else:
-                out = loop.run_trials(
-                    w,
-                    submission,
-                    [jobs[i]["hparams"] for i in group],
-                    [jobs[i]["seed"] for i in group],
-                    max_steps=first["max_steps"],
-                    output_dirs=[folders[i] for i in group],
-                    mesh=mesh,
-                    size=k,
-                )
+            out = loop.run_trials(  # K = 1: one trial, alone
+                w,
+                submission,
+                [jobs[i]["hparams"] for i in group],
+                [jobs[i]["seed"] for i in group],
+                max_steps=first["max_steps"],
+                output_dirs=[folders[i] for i in group],
+                mesh=mesh,
+                size=k,
+            )
             done.update(zip(group, out, strict=True))
             remaining = [i for i in remaining if i not in done]
             bar.update(len(group))

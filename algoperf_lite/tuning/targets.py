@@ -112,7 +112,6 @@ def set_target(
 ) -> dict:
     """Run the procedure on a workload *as declared* (its ``step_hint`` is the
     horizon T); returns its ``targets.json`` entry. Resumes from ``journal``."""
-    horizon = workload.step_hint
     untargeted = dataclasses.replace(workload, validation_target=None, test_target=None)
     book = Journal(journal, workload.definition_hash)
     spaces = {name: reference_space(name) for name in REFERENCES}
@@ -120,19 +119,89 @@ def set_target(
         name: search_space.sample(s, trials, seed=search_seed + k)
         for k, (name, s) in enumerate(spaces.items())
     }
-    total = len(REFERENCES) * trials + 2 * seeds
-    done = len([k for k in book.records if k[0] in PHASES])
     bar = tqdm(
-        total=total,
-        initial=done,
+        total=len(REFERENCES) * trials + 2 * seeds,
+        initial=len([k for k in book.records if k[0] in PHASES]),
         desc=f"{workload.name}: targets",
         unit="run",
         disable=not progress,
     )
+    phases = _Phases(book, bar)
 
-    def run_phase(phase, optimizer, wl, chosen, seed_of, lanes, stop_at_target):
+    def lanes_of(name):
+        submission = load_submission(REFERENCES[name])
+        return planning.lanes_for(untargeted, submission, LANES, trials_per_step)
+
+    # 1. Quasi-random search of each reference optimizer at horizon T.
+    for name in REFERENCES:
+        phases.run("search", name, untargeted, points[name], lambda i: 0, lanes_of(name), False)
+    search = {name: book.get("search", name, trials) for name in REFERENCES}
+    winner, winner_name = _winner(workload, search)
+    point = winner["hparams"]
+
+    # 2. The winner on 20 seeds at horizon T: the targets.
+    seeded = [point] * seeds
+    phases.run(
+        "seeds", winner_name, untargeted, seeded, lambda i: TARGET_SEEDS[i], lanes_of(winner_name)
+    )
+    reruns = book.get("seeds", winner_name, seeds)
+    validation_target, test_target = _targets(workload, reruns)
+
+    # 3 and 4. The budget, and the winner run as a submission within it.
+    step_hint = budget(workload.step_hint)
+    targeted = dataclasses.replace(
+        workload,
+        step_hint=step_hint,
+        validation_target=validation_target,
+        test_target=test_target,
+    )
+    # One at a time: each check run's own time to target is an honest CPU time.
+    phases.run("check", winner_name, targeted, seeded, lambda i: CHECK_SEEDS[i], 1, True)
+    checks = book.get("check", winner_name, seeds)
+    bar.close()
+    return {
+        # Exact values: rounding could lift a target above the values it came from.
+        "validation_target": validation_target,
+        "test_target": test_target,
+        "step_hint": step_hint,
+        "provenance": {
+            "procedure": __doc__.strip().splitlines()[0],
+            "horizon": workload.step_hint,
+            "budget_rule": "step_hint = ceil(4/3 * horizon)",
+            "search_seed": search_seed,
+            **_search_record(workload, spaces, search, winner_name, point),
+            "seeds": list(TARGET_SEEDS[:seeds]),
+            "best_validation_per_seed": [_finite(r["best"]) for r in reruns],
+            "test_at_best_per_seed": [r["test_at_best"] for r in reruns],
+            "check": _check_record(checks, seeds),
+            "journal": os.path.relpath(journal, ROOT),
+            "seconds": round(sum(r["wall_seconds"] for r in book.records.values()), 1),
+            "machine": io.machine(),
+            "versions": io.versions(),
+            "date": datetime.date.today().isoformat(),
+        },
+    }
+
+
+def _search_record(workload, spaces, search, winner_name, point) -> dict:
+    return {
+        "trials_per_optimizer": {name: len(runs) for name, runs in search.items()},
+        "search_spaces": spaces,
+        "best_per_optimizer": {name: _best_of(workload, runs) for name, runs in search.items()},
+        "winner": {"optimizer": winner_name, "submission": REFERENCES[winner_name]},
+        "best_hparams": point,
+    }
+
+
+class _Phases:
+    """Runs a phase's missing trials into the journal, ``lanes`` at a time."""
+
+    def __init__(self, book: Journal, bar):
+        self.book, self.bar = book, bar
+
+    def run(self, phase, optimizer, wl, chosen, seed_of, lanes, stop_at_target=False) -> None:
         submission = load_submission(REFERENCES[optimizer])
-        todo = book.missing(phase, optimizer, len(chosen))
+        todo = self.book.missing(phase, optimizer, len(chosen))
         for group in planning.groups(len(todo), lanes):
             ids = [todo[g] for g in group]
             tic = time.perf_counter()
@@ -145,7 +214,7 @@ def set_target(
                 stop_at_target,
             )
             wall = round((time.perf_counter() - tic) / len(ids), 3)
-            book.add(
+            self.book.add(
                 [
                     {"phase": phase, "optimizer": optimizer, "index": i, "seed": seed_of(i)}
                     | _summary(wl, r)
@@ -153,14 +222,11 @@ def set_target(
                     for i, r in zip(ids, results, strict=True)
                 ]
             )
-            bar.update(len(ids))
+            self.bar.update(len(ids))
 
-    # 1. Quasi-random search of each reference optimizer at horizon T.
-    for name in REFERENCES:
-        submission = load_submission(REFERENCES[name])
-        lanes = planning.lanes_for(untargeted, submission, LANES, trials_per_step)
-        run_phase("search", name, untargeted, points[name], lambda i: 0, lanes, False)
-    search = {name: book.get("search", name, trials) for name in REFERENCES}
+
+def _winner(workload: Workload, search: dict) -> tuple[dict, str]:
+    """The search's best run over every optimizer, and its optimizer."""
     winner, winner_name = None, None
     for name, runs in search.items():
         for r in runs:
@@ -170,67 +236,28 @@ def set_target(
                 winner, winner_name = r, name
     if winner is None:
         raise RuntimeError(f"{workload.name}: every target-setting run diverged")
-    submission = load_submission(REFERENCES[winner_name])
-    lanes = planning.lanes_for(untargeted, submission, LANES, trials_per_step)
-    point = winner["hparams"]
+    return winner, winner_name
 
-    # 2. The winner on 20 seeds at horizon T: the targets.
-    run_phase(
-        "seeds", winner_name, untargeted, [point] * seeds, lambda i: TARGET_SEEDS[i], lanes, False
-    )
-    reruns = book.get("seeds", winner_name, seeds)
+
+def _targets(workload: Workload, reruns: list[dict]) -> tuple[float, float]:
+    """The validation target (the median best over seeds) and the test target
+    (the worst test value, at their best, of the seeds that reach it)."""
     bests = [_finite(r["best"]) for r in reruns]
     validation_target = statistics.median(b for b in bests if b is not None)
     reached = [
         r for r, b in zip(reruns, bests, strict=True) if workload.reached(b, validation_target)
     ]
     tests = [r["test_at_best"] for r in reached]
-    test_target = min(tests) if workload.higher_is_better else max(tests)
+    return validation_target, min(tests) if workload.higher_is_better else max(tests)
 
-    # 3 and 4. The budget, and the winner run as a submission within it.
-    step_hint = budget(horizon)
-    targeted = dataclasses.replace(
-        workload,
-        step_hint=step_hint,
-        validation_target=validation_target,
-        test_target=test_target,
-    )
-    # One at a time: each check run's own time to target is an honest CPU time.
-    run_phase("check", winner_name, targeted, [point] * seeds, lambda i: CHECK_SEEDS[i], 1, True)
-    checks = book.get("check", winner_name, seeds)
-    bar.close()
 
+def _check_record(checks: list[dict], seeds: int) -> dict:
     return {
-        # Exact values: rounding could lift a target above the values it came from.
-        "validation_target": validation_target,
-        "test_target": test_target,
-        "step_hint": step_hint,
-        "provenance": {
-            "procedure": __doc__.strip().splitlines()[0],
-            "horizon": horizon,
-            "budget_rule": "step_hint = ceil(4/3 * horizon)",
-            "search_seed": search_seed,
-            "trials_per_optimizer": {name: len(runs) for name, runs in search.items()},
-            "search_spaces": spaces,
-            "best_per_optimizer": {name: _best_of(workload, runs) for name, runs in search.items()},
-            "winner": {"optimizer": winner_name, "submission": REFERENCES[winner_name]},
-            "best_hparams": point,
-            "seeds": list(TARGET_SEEDS[:seeds]),
-            "best_validation_per_seed": bests,
-            "test_at_best_per_seed": [r["test_at_best"] for r in reruns],
-            "check": {
-                "seeds": list(CHECK_SEEDS[:seeds]),
-                "reached": sum(r["status"] == "target_reached" for r in checks),
-                "of": seeds,
-                "steps_to_target_per_seed": [r["steps_to_target"] for r in checks],
-                "time_to_target_per_seed": [r["time_to_target"] for r in checks],
-            },
-            "journal": os.path.relpath(journal, ROOT),
-            "seconds": round(sum(r["wall_seconds"] for r in book.records.values()), 1),
-            "machine": io.machine(),
-            "versions": io.versions(),
-            "date": datetime.date.today().isoformat(),
-        },
+        "seeds": list(CHECK_SEEDS[:seeds]),
+        "reached": sum(r["status"] == "target_reached" for r in checks),
+        "of": seeds,
+        "steps_to_target_per_seed": [r["steps_to_target"] for r in checks],
+        "time_to_target_per_seed": [r["time_to_target"] for r in checks],
     }
 
 
