@@ -157,7 +157,7 @@ class Experiment:
         return {w: float(np.median(v)) for w, v in self.studies.items()}
 
 
-def read_experiment(  # noqa: C901  (still to split)
+def read_experiment(
     experiment: str,
     time: str = "steps",
     targets: dict | None = None,
@@ -183,13 +183,7 @@ def read_experiment(  # noqa: C901  (still to split)
         records.check_launched(experiment, manifest, folders)
     per_workload: dict[str, list[float]] = {}
     reached: dict[str, tuple[int, int]] = {}
-    by_study: dict[tuple[str, str], list[str]] = {}
-    for t in folders:
-        study, wdir = os.path.dirname(os.path.dirname(t)), os.path.dirname(t)
-        match = _WORKLOAD_DIR.match(os.path.basename(wdir))
-        if match:
-            by_study.setdefault((study, match.group(1)), []).append(t)
-    for (_, workload), trials in sorted(by_study.items()):
+    for (_, workload), trials in sorted(_by_study(folders).items()):
         target = _target(workload, trials, targets)
         times = []
         for t in trials:
@@ -199,15 +193,7 @@ def read_experiment(  # noqa: C901  (still to split)
                 key = (result.get("workload_hash", ""), result.get("target"))
                 seen.setdefault(workload, {}).setdefault(key, t)
             if verify:
-                _check_against_registry(t, workload, result, allow_mixed or targets is not None)
-                records.verify_trial(
-                    t,
-                    result,
-                    manifest,
-                    read_rows(path),
-                    direction(result.get("metric", "")),
-                    check_status=not allow_mixed,
-                )
+                _verify(t, workload, result, manifest, allow_mixed, targets is not None)
             if os.path.exists(path) or verify:
                 times.append(trial_time(path, target, time))
         per_workload.setdefault(workload, []).append(min(times, default=math.inf))
@@ -219,6 +205,30 @@ def read_experiment(  # noqa: C901  (still to split)
             "pass an experiment folder written by 'algoperf-lite tune' or AlgoPerf"
         )
     return Experiment(per_workload, reached)
+
+
+def _by_study(folders: list[str]) -> dict[tuple[str, str], list[str]]:
+    """Trial folders grouped by (study folder, workload)."""
+    by_study: dict[tuple[str, str], list[str]] = {}
+    for t in folders:
+        study, wdir = os.path.dirname(os.path.dirname(t)), os.path.dirname(t)
+        match = _WORKLOAD_DIR.match(os.path.basename(wdir))
+        if match:
+            by_study.setdefault((study, match.group(1)), []).append(t)
+    return by_study
+
+
+def _verify(trial, workload, result, manifest, allow_mixed: bool, own_targets: bool) -> None:
+    """A trial's records agree with the registry, the manifest and its measurements."""
+    _check_against_registry(trial, workload, result, allow_mixed or own_targets)
+    records.verify_trial(
+        trial,
+        result,
+        manifest,
+        read_rows(os.path.join(trial, io.MEASUREMENTS_FILE)),
+        direction(result.get("metric", "")),
+        check_status=not allow_mixed,
+    )
 
 
 def _finished(trial: str) -> dict:

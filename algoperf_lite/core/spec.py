@@ -209,7 +209,7 @@ class Submission:
         """An AlgoPerf-API file that declares no names: its search space decides them."""
         return self.api is not None and not self.hparams
 
-    def resolve_hparams(self, overrides: Mapping[str, Any] | None = None) -> dict[str, float]:  # noqa: C901  (still to split)
+    def resolve_hparams(self, overrides: Mapping[str, Any] | None = None) -> dict[str, float]:
         """Declared defaults merged with ``overrides``; unknown or bad values raise."""
         overrides = {} if overrides is None else overrides
         if not isinstance(overrides, Mapping):
@@ -233,32 +233,37 @@ class Submission:
                 f"missing hyperparameter '{missing[0]}' for submission '{self.name}' "
                 f"(it has no default); give all of: {expected}"
             )
-        resolved = {}
-        for key, value in merged.items():
-            if self.api is not None and isinstance(value, bool | str):
-                # AlgoPerf's files read such values in Python (NadamP's nesterov,
-                # Amos's style): static, each distinct value traced once.
-                resolved[key] = value
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise UserError(f"hyperparameter '{key}' must be a number, got {_shown(value)}")
-            try:
-                number, shown = float(value), value
-            except OverflowError:
-                number, shown = math.inf, "an integer too large for a float"
-            if not math.isfinite(number):
-                raise UserError(f"hyperparameter '{key}' must be a finite number, got {shown}")
-            # An API file's integers stay integers (they may size or select code).
-            api_int = self.api is not None and isinstance(value, int)
-            resolved[key] = value if api_int else number
+        resolved = {key: self._resolved(key, value) for key, value in merged.items()}
         for key, value in resolved.items():
-            if isinstance(value, bool | str):
-                continue
-            if key.endswith("learning_rate") and value <= 0:
-                raise UserError(f"hyperparameter '{key}' must be positive, got {value}")
-            if key in REGULARIZERS and not 0.0 <= value < 1.0:
-                raise UserError(f"hyperparameter '{key}' must lie in [0, 1), got {value}")
+            _check_range(key, value)
         return resolved
+
+    def _resolved(self, key: str, value):
+        """One hyperparameter's value as training takes it: a float, except an
+        AlgoPerf file's booleans, strings and integers, which it reads in Python."""
+        if self.api is not None and isinstance(value, bool | str):
+            # AlgoPerf's files read such values in Python (NadamP's nesterov,
+            # Amos's style): static, each distinct value traced once.
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"hyperparameter '{key}' must be a number, got {_shown(value)}")
+        try:
+            number, shown = float(value), value
+        except OverflowError:
+            number, shown = math.inf, "an integer too large for a float"
+        if not math.isfinite(number):
+            raise UserError(f"hyperparameter '{key}' must be a finite number, got {shown}")
+        # An API file's integers stay integers (they may size or select code).
+        return value if self.api is not None and isinstance(value, int) else number
+
+
+def _check_range(key: str, value) -> None:
+    if isinstance(value, bool | str):
+        return
+    if key.endswith("learning_rate") and value <= 0:
+        raise UserError(f"hyperparameter '{key}' must be positive, got {value}")
+    if key in REGULARIZERS and not 0.0 <= value < 1.0:
+        raise UserError(f"hyperparameter '{key}' must lie in [0, 1), got {value}")
 
 
 def _user_call(submission: Submission, name: str, function, *args):

@@ -28,7 +28,7 @@ def _is_number(value) -> bool:
         return False
 
 
-def validate(space: Mapping) -> None:  # noqa: C901  (still to split)
+def validate(space: Mapping) -> None:
     if not isinstance(space, Mapping) or not space:
         raise UserError("a search space must be a non-empty JSON object of name: range")
     for name, spec in space.items():
@@ -38,20 +38,24 @@ def validate(space: Mapping) -> None:  # noqa: C901  (still to split)
             points = spec["feasible_points"]
             if not isinstance(points, list) or not points:
                 raise UserError(f"'{name}': feasible_points must be a non-empty list")
-            continue
-        missing = [k for k in ("min", "max", "scaling") if k not in spec]
-        if missing:
-            raise UserError(f"'{name}' needs min, max and scaling (or feasible_points)")
-        lo, hi, scaling = spec["min"], spec["max"], spec["scaling"]
-        for bound in (lo, hi):
-            if not _is_number(bound):
-                raise UserError(f"'{name}': min and max must be finite numbers, got {bound!r}")
-        if not isinstance(scaling, str) or scaling not in ("log", "linear"):
-            raise UserError(f"'{name}': scaling must be 'log' or 'linear', got {scaling!r}")
-        if lo > hi:
-            raise UserError(f"'{name}': min {lo} is larger than max {hi}")
-        if scaling == "log" and lo <= 0:
-            raise UserError(f"'{name}': log scaling needs a positive min, got {lo}")
+        else:
+            _validate_range(name, spec)
+
+
+def _validate_range(name: str, spec: Mapping) -> None:
+    missing = [k for k in ("min", "max", "scaling") if k not in spec]
+    if missing:
+        raise UserError(f"'{name}' needs min, max and scaling (or feasible_points)")
+    lo, hi, scaling = spec["min"], spec["max"], spec["scaling"]
+    for bound in (lo, hi):
+        if not _is_number(bound):
+            raise UserError(f"'{name}': min and max must be finite numbers, got {bound!r}")
+    if not isinstance(scaling, str) or scaling not in ("log", "linear"):
+        raise UserError(f"'{name}': scaling must be 'log' or 'linear', got {scaling!r}")
+    if lo > hi:
+        raise UserError(f"'{name}': min {lo} is larger than max {hi}")
+    if scaling == "log" and lo <= 0:
+        raise UserError(f"'{name}': log scaling needs a positive min, got {lo}")
 
 
 def sample(space: Mapping, num_points: int, seed: int = 0) -> list[dict[str, float]]:
