@@ -8,9 +8,10 @@ Step size: the scheduled learning rate; L2 weight decay is part of the field.
 import functools
 
 from algoperf_lite.optim import gradient_flow
+from submissions import euler
 
 ORDER = 3
-HPARAMS = dict(gradient_flow.HPARAMS)
+HPARAMS = dict(euler.HPARAMS)  # the integrators share their settings
 make_optimizer = gradient_flow.make_optimizer_factory(
     functools.partial(gradient_flow.adams_bashforth, ORDER)
 )

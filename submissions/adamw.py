@@ -6,9 +6,10 @@ weight decay on every parameter, multiplied by the scheduled rate. A baseline.
 
 import optax
 
+from algoperf_lite.optim.nadam import EPSILON
 from algoperf_lite.optim.schedules import warmup_cosine
 from algoperf_lite.optim.transforms import keep_dtype
-from submissions.nadamw import EPSILON, HPARAMS  # same names and defaults
+from submissions.nadamw import HPARAMS  # same names and defaults
 
 HPARAMS = dict(HPARAMS)
 

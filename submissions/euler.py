@@ -10,7 +10,14 @@ import functools
 from algoperf_lite.optim import gradient_flow
 
 GRAD_EVALS_PER_STEP = len(gradient_flow.EULER[1])
-HPARAMS = dict(gradient_flow.HPARAMS)
+# Shared by the integrator submissions: the step size is the scheduled learning rate.
+HPARAMS = {
+    "learning_rate": 0.05,
+    "warmup_factor": 0.05,
+    "weight_decay": 0.0,
+    "label_smoothing": 0.0,
+    "dropout_rate": 0.0,
+}
 make_optimizer = gradient_flow.make_optimizer_factory(
     functools.partial(gradient_flow.runge_kutta, gradient_flow.EULER)
 )

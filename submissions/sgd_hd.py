@@ -11,8 +11,8 @@ alpha_t is logged at every evaluation (column ``optimizer/learning_rate``).
 import optax
 
 from algoperf_lite.optim.hypergradient import current_learning_rate, hypergradient
+from algoperf_lite.optim.momentum import scale_by_momentum
 from algoperf_lite.optim.transforms import keep_dtype
-from submissions.sgd import scale_by_momentum
 
 # The paper's settings for SGD-HD / SGDN-HD: alpha_0 = 1e-3, beta = 1e-3.
 HPARAMS = {

@@ -50,12 +50,15 @@ class AdamsBashforthState(NamedTuple):
 
 
 def _axpy(a, x, y):
+    """a x + y, in y's dtypes."""
+    # Written out (not optax.tree.add_scale): XLA fuses ``a * x + y`` the way the
+    # committed integrator runs were computed, to the last bit.
     return jax.tree.map(lambda u, v: (a * u + v).astype(v.dtype), x, y)
 
 
 def _field(grad_fn, weight_decay):
     def field(params):
-        return jax.tree.map(lambda g, p: g + weight_decay * p, grad_fn(params), params)
+        return optax.tree.add_scale(grad_fn(params), weight_decay, params)
 
     return field
 
@@ -72,7 +75,7 @@ def runge_kutta(tableau, learning_rate, weight_decay=0.0) -> optax.GradientTrans
         del extra
         h = learning_rate(state.count)
         field = _field(grad_fn, weight_decay) if grad_fn is not None else None
-        stages = [jax.tree.map(lambda g, p: g + weight_decay * p, updates, params)]
+        stages = [optax.tree.add_scale(updates, weight_decay, params)]
         for row in a:
             if field is None:
                 raise ValueError("this update rule needs grad_fn for its extra gradients")
@@ -81,7 +84,7 @@ def runge_kutta(tableau, learning_rate, weight_decay=0.0) -> optax.GradientTrans
                 if coefficient:
                     point = _axpy(-h * coefficient, k, point)
             stages.append(field(point))
-        step = jax.tree.map(jnp.zeros_like, params)
+        step = optax.tree.zeros_like(params)
         for weight, k in zip(b, stages, strict=True):
             step = _axpy(-h * weight, k, step)
         return step, CountState(state.count + 1)
@@ -97,17 +100,17 @@ def adams_bashforth(
         raise ValueError(f"Adams-Bashforth order must be 1 to 4, got {order}")
 
     def init_fn(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
+        zeros = optax.tree.zeros_like(params)
         return AdamsBashforthState(jnp.zeros([], jnp.int32), (zeros,) * (order - 1))
 
     def update_fn(updates, state, params=None, **extra):
         del extra
         h = learning_rate(state.count)
-        fields = (jax.tree.map(lambda g, p: g + weight_decay * p, updates, params),)
+        fields = (optax.tree.add_scale(updates, weight_decay, params),)
         fields += state.history
         # With k fields known, use the order-k formula (Euler at the first step).
         known = jnp.minimum(state.count + 1, order)
-        step = jax.tree.map(jnp.zeros_like, params)
+        step = optax.tree.zeros_like(params)
         for k in range(1, order + 1):
             coefficients = AB_COEFFICIENTS[k]
             use = (known == k).astype(jnp.float32)
@@ -117,16 +120,6 @@ def adams_bashforth(
         return step, AdamsBashforthState(state.count + 1, history)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
-
-
-# Shared by the integrator submissions: the step size is the scheduled learning rate.
-HPARAMS = {
-    "learning_rate": 0.05,
-    "warmup_factor": 0.05,
-    "weight_decay": 0.0,
-    "label_smoothing": 0.0,
-    "dropout_rate": 0.0,
-}
 
 
 def make_optimizer_factory(integrator):

@@ -48,8 +48,7 @@ class HypergradientState(NamedTuple):
 
 
 def _dot(a, b) -> jax.Array:
-    leaves = jax.tree.map(lambda x, y: jnp.vdot(x.astype(jnp.float32), y.astype(jnp.float32)), a, b)
-    return sum(jax.tree.leaves(leaves), jnp.zeros([], jnp.float32))
+    return jnp.asarray(optax.tree.vdot(a, b), jnp.float32)
 
 
 def hypergradient(
@@ -68,7 +67,7 @@ def hypergradient(
     def init_fn(params):
         return HypergradientState(
             learning_rate=jnp.asarray(initial_lr, jnp.float32),
-            direction=jax.tree.map(jnp.zeros_like, params),
+            direction=optax.tree.zeros_like(params),
             inner=base.init(params),
         )
 
@@ -82,7 +81,7 @@ def hypergradient(
             state.learning_rate + hyper_lr * dot,
         ).astype(jnp.float32)
         direction, inner = base.update(updates, state.inner, params)
-        step = jax.tree.map(lambda d: (-alpha * d).astype(d.dtype), direction)
+        step = optax.tree.cast_like(optax.tree.scale(-alpha, direction), direction)
         return step, HypergradientState(learning_rate=alpha, direction=direction, inner=inner)
 
     return optax.GradientTransformation(init_fn, update_fn)
@@ -90,9 +89,4 @@ def hypergradient(
 
 def current_learning_rate(opt_state) -> jax.Array | None:
     """alpha_t from an optimizer state that contains a hypergradient state."""
-    found = [
-        s.learning_rate
-        for s in jax.tree.leaves(opt_state, is_leaf=lambda s: isinstance(s, HypergradientState))
-        if isinstance(s, HypergradientState)
-    ]
-    return found[0] if found else None
+    return optax.tree.get(opt_state, "learning_rate")

@@ -45,7 +45,7 @@ LOG_COLUMNS = ("learning_rate",)
 
 
 def _optimizer(name: str, learning_rate):
-    from submissions.nadamw import nadamw
+    from algoperf_lite.optim.nadam import nadamw
 
     if name == "sgd":
         return optax.sgd(learning_rate)

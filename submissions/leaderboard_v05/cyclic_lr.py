@@ -9,8 +9,8 @@ t read at t + 1 as the entry's scheduler steps first. Our re-expression.
 import jax.numpy as jnp
 import optax
 
+from algoperf_lite.optim.nadam import nadamw
 from submissions.nadamw import HPARAMS as NADAMW_HPARAMS
-from submissions.nadamw import nadamw
 
 HPARAMS = {**NADAMW_HPARAMS, "cycles": 1.0}
 LR_MIN = 1e-10
