@@ -104,14 +104,14 @@ def _seconds_per_step(book, workload, submission, method, lr) -> float:
     return timed["seconds"] / max(timed["steps"], 1)
 
 
-def run_all(
-    workloads, path: str, progress: bool = True, seeds=None, lanes: int = LANES
-) -> list[dict]:
-    """Run (or resume) the study on ``seeds`` (default ``SEEDS``); returns every run."""
-    seeds = SEEDS if seeds is None else seeds
+def run_all(workloads, path: str, config=None, progress: bool = True) -> list[dict]:
+    """Run (or resume) the study with ``config`` (default ``get_config()``:
+    its methods, seeds and lanes); returns every run."""
+    config = get_config() if config is None else config
+    seeds, lanes = tuple(config.seeds), config.lanes
     book = claims.journal(path, workloads)
     bar = tqdm(
-        total=len(workloads) * len(METHODS) * (len(START) + 3) * len(seeds),
+        total=len(workloads) * len(config.methods) * (len(START) + 3) * len(seeds),
         desc="integrators",
         unit="run",
         disable=not progress,
@@ -130,7 +130,7 @@ def run_all(
 
     for w in workloads:
         chosen = {}
-        for method in METHODS:
+        for method in config.methods:
 
             def score(k, w=w, m=method):
                 runs = cell(w, m, claims.rate(k), "equal steps", w.step_hint)
@@ -163,6 +163,8 @@ class Study:
     cells: dict
     workloads: list
     metrics: dict
+    methods: list  # those of METHODS that ran, in its order
+    seeds: int  # seeds per cell
 
 
 def planned_steps(full: int, evals: int, seconds: float, euler_seconds: float) -> dict:
@@ -189,9 +191,10 @@ def arrange(runs: list[dict]) -> Study:
         if r["budget"] == "timing"
     }
     workloads = sorted({r["workload"] for r in runs})
+    methods = [m for m in METHODS if any(r["method"] == m for r in runs)]
     grids, cells = {}, {}
     for w in workloads:
-        for m in METHODS:
+        for m in methods:
             rates = sorted(k[3] for k in by_point if k[:3] == (w, m, "equal steps"))
             scores = [
                 claims.mean_loss([selection_value(r) for r in by_point[(w, m, "equal steps", lr)]])
@@ -200,7 +203,7 @@ def arrange(runs: list[dict]) -> Study:
             grids[(w, m)] = claims.Bracket(rates, scores)
         full = max(r["steps"] for r in runs if r["workload"] == w and r["budget"] == "equal steps")
         euler = timing.get((w, "euler", grids[(w, "euler")].best))
-        for m in METHODS:
+        for m in methods:
             best = grids[(w, m)].best
             own = by_point.get((w, m, "equal steps", best), [])
             evals = own[0]["grad_evals"] // max(own[0]["steps"], 1) if own else 1
@@ -214,7 +217,8 @@ def arrange(runs: list[dict]) -> Study:
                 else:
                     cells[(w, m, b)] = by_point.get((w, m, b, best), [])
     metrics = {r["workload"]: r["metric"] for r in runs if "metric" in r}
-    return Study(grids, cells, workloads, metrics)
+    seeds = len({r["seed"] for r in runs if r["budget"] != "timing"})
+    return Study(grids, cells, workloads, metrics, methods, seeds)
 
 
 def _losses(cell) -> list[float]:
@@ -224,7 +228,7 @@ def _losses(cell) -> list[float]:
 def study_claims(study: Study) -> list[claims.Claim]:
     out = []
     for b in BUDGETS:
-        for m in [m for m in METHODS if m != "euler"]:
+        for m in [m for m in study.methods if m != "euler"]:
             cells = [study.cells[(w, m, b)] for w in study.workloads]
             if b != "equal steps" and all(c and c[0]["budget"] == "equal steps" for c in cells):
                 continue  # one gradient per step: the same runs as at equal steps
@@ -271,13 +275,13 @@ def markdown(runs: list[dict]) -> str:
         "Heun and RK4 spend 2 and 4 gradients per step, Adams-Bashforth 3 one gradient plus",
         f"history. Each method at its best learning rate on a half-decade grid extended "
         "until the best is bracketed (best mean final validation metric over "
-        f"{len(SEEDS)} seeds at equal steps, as a tuner would pick it; a rate where any "
+        f"{study.seeds} seeds at equal steps, as a tuner would pick it; a rate where any "
         "seed diverges counts as diverged; our choice: by training loss, "
         "digits_logreg has no best rate, larger ones always ending lower up to 3e4). "
         "Equal time: the steps that fit in Euler's training time, from each "
         "method's time per step measured alone.",
         "Cells: mean ± sd final training loss / mean final validation metric over "
-        f"{len(SEEDS)} seeds (steps). Regenerate with `make reproduce` (from "
+        f"{study.seeds} seeds (steps). Regenerate with `make reproduce` (from "
         "results/integrators.jsonl; FROM_SCRATCH=1 reruns it, resuming where it stopped).",
         "",
     ]
@@ -288,8 +292,8 @@ def markdown(runs: list[dict]) -> str:
             "| method | rates tried | below < chosen < above | " + " | ".join(BUDGETS) + " |",
             "|---" * (len(BUDGETS) + 3) + "|",
         ]
-        for m, label in METHODS.items():
-            grid = study.grids[(w, m)]
+        for m in study.methods:
+            label, grid = METHODS[m], study.grids[(w, m)]
             tried = ", ".join(f"{lr:g}" for lr in grid.rates)
             cells = [_cell_text(study.cells[(w, m, b)]) for b in BUDGETS]
             lines.append(f"| {label} | {tried} | {_rate_text(grid)} | " + " | ".join(cells) + " |")
@@ -325,8 +329,8 @@ def plot(runs: list[dict], path: str) -> None:
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
     for ax, w in zip(axes.flat, study.workloads, strict=False):
-        for m, label in METHODS.items():
-            cell = study.cells[(w, m, "equal steps")]
+        for m in study.methods:
+            label, cell = METHODS[m], study.cells[(w, m, "equal steps")]
             curve = [(x, y) for x, y in (cell[0]["curve"] if cell else []) if y is not None]
             if curve:
                 ax.plot(*zip(*curve, strict=True), label=label)
@@ -365,6 +369,7 @@ def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.suite = "offline"
     config.data_file = DATA_FILE
+    config.methods = tuple(METHODS)
     config.seeds = SEEDS
     config.lanes = LANES
     return config
@@ -374,8 +379,7 @@ def run(config: ml_collections.ConfigDict, results: str) -> None:
     """The runs behind the table, resumable from their journal."""
     from workloads import suite
 
-    path = os.path.join(results, config.data_file)
-    run_all(suite(config.suite), path, seeds=tuple(config.seeds), lanes=config.lanes)
+    run_all(suite(config.suite), os.path.join(results, config.data_file), config)
 
 
 def report(config: ml_collections.ConfigDict, results: str) -> list[str]:

@@ -65,15 +65,16 @@ def test_direction_check_flags_a_worse_hd(hd_loss, verdict):
 
 
 @pytest.mark.slow
-def test_tfds_problems_run_through_their_real_pipeline(tmp_path, monkeypatch):
+def test_tfds_problems_run_through_their_real_pipeline(tmp_path):
     import dataclasses
 
     import tensorflow_datasets as tfds
 
+    from algoperf_lite.papers.hypergradient import get_config
     from workloads import WORKLOADS
 
-    monkeypatch.setattr(study, "SEEDS", (0,))
-    monkeypatch.setattr(study, "METHODS", {m: study.METHODS[m] for m in ("SGD", "SGD-HD")})
+    config = get_config()  # shrunk, as Flax examples' tests shrink theirs
+    config.seeds, config.methods = (0,), ("SGD", "SGD-HD")
     # VGG-16's compile is slow on a CPU; its pipeline is covered by the TFDS tests.
     small = []
     for name in ("mnist_logreg", "mnist_mlp"):
@@ -85,7 +86,7 @@ def test_tfds_problems_run_through_their_real_pipeline(tmp_path, monkeypatch):
                 w, load_splits=lambda s=splits: s, batch_size=8, step_hint=4, eval_every=2
             )
         )
-    runs = study.run_all(small, str(tmp_path / "tfds.jsonl"), progress=False)
+    runs = study.run_all(small, str(tmp_path / "tfds.jsonl"), config, progress=False)
     assert {r["workload"] for r in runs} == {"mnist_logreg", "mnist_mlp"}
     for r in runs:
         if r["curve"] and r["train_loss"] is not None:

@@ -12,21 +12,21 @@ from workloads import WORKLOADS
 
 
 @pytest.fixture
-def small_study(monkeypatch):
-    monkeypatch.setattr(
-        integrators_study, "METHODS", {m: integrators_study.METHODS[m] for m in ("euler", "rk4")}
-    )
-    monkeypatch.setattr(integrators_study, "SEEDS", (0, 1))
-    return dataclasses.replace(WORKLOADS["digits_logreg"], step_hint=40, eval_every=20)
+def small_study():
+    """A shrunk config (two methods, two seeds) and workload, as Flax examples' tests do."""
+    config = integrators_study.get_config()
+    config.methods = ("euler", "rk4")
+    config.seeds = (0, 1)
+    return config, dataclasses.replace(WORKLOADS["digits_logreg"], step_hint=40, eval_every=20)
 
 
 @pytest.mark.slow
 def test_study_brackets_runs_all_budgets_resumes_and_reports(small_study, tmp_path, monkeypatch):
-    tiny = small_study
+    config, tiny = small_study
     path = str(tmp_path / "runs.jsonl")
-    runs = integrators_study.run_all([tiny], path, progress=False)
+    runs = integrators_study.run_all([tiny], path, config, progress=False)
     study = integrators_study.arrange(runs)
-    for method in integrators_study.METHODS:
+    for method in config.methods:
         grid = study.grids[(tiny.name, method)]
         assert grid.interior  # both neighbours of the chosen rate were tried and are worse
         assert grid.best == min(grid.rates, key=dict(zip(grid.rates, grid.scores, strict=True)).get)
@@ -48,7 +48,7 @@ def test_study_brackets_runs_all_budgets_resumes_and_reports(small_study, tmp_pa
 
     monkeypatch.setattr(planning, "run_points", no_training)
     monkeypatch.setattr(integrators_study, "run_trial", no_training)
-    assert len(integrators_study.run_all([tiny], path, progress=False)) == len(runs)
+    assert len(integrators_study.run_all([tiny], path, config, progress=False)) == len(runs)
 
     paths = integrators_study.write(integrators_study.load(path), str(tmp_path))
     text = open(paths[0]).read()

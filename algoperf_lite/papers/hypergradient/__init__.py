@@ -25,6 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.suite = "offline"
     config.data_file = study.DATA_FILE
     config.tfds_data_file = study.TFDS_DATA_FILE
+    config.methods = tuple(study.METHODS)
     config.seeds = study.SEEDS
     config.lanes = study.LANES
     return config
@@ -34,14 +35,10 @@ def run(config: ml_collections.ConfigDict, results: str) -> None:
     """The runs behind the tables, resumable from their journals."""
     from workloads import WORKLOADS, suite
 
-    seeds = tuple(config.seeds)
-    study.run_all(
-        suite(config.suite), os.path.join(results, config.data_file), True, seeds, config.lanes
-    )
+    study.run_all(suite(config.suite), os.path.join(results, config.data_file), config)
     if study.tfds_ready():
         tfds = [WORKLOADS[w] for w in study.TFDS_PROBLEMS.values()]
-        path = os.path.join(results, config.tfds_data_file)
-        study.run_all(tfds, path, True, seeds, config.lanes)
+        study.run_all(tfds, os.path.join(results, config.tfds_data_file), config)
 
 
 def report(config: ml_collections.ConfigDict, results: str) -> list[str]:

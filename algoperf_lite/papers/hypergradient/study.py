@@ -96,8 +96,19 @@ PAPER_PROBLEM = {
 }
 
 
-def _pairs() -> list[tuple[str, str]]:
-    return [(hd, base) for hd, base in PAIRS if hd in METHODS and base in METHODS]
+def methods_in(runs) -> list[str]:
+    """The methods that ran, in ``METHODS`` order."""
+    ran = {r["method"] for r in runs}
+    return [m for m in METHODS if m in ran]
+
+
+def seeds_in(runs) -> int:
+    return len({r["seed"] for r in runs})
+
+
+def _pairs(runs) -> list[tuple[str, str]]:
+    ran = methods_in(runs)
+    return [(hd, base) for hd, base in PAIRS if hd in ran and base in ran]
 
 
 def beta(method: str, workload: str) -> float:
@@ -145,15 +156,17 @@ def tfds_ready() -> bool:
     return True
 
 
-def run_all(
-    workloads, path: str, progress: bool = True, seeds=None, lanes: int = LANES
-) -> list[dict]:
-    """Run (or resume) the study on ``workloads`` and ``seeds`` (default
-    ``SEEDS``); returns every run."""
-    seeds = SEEDS if seeds is None else seeds
+def run_all(workloads, path: str, config=None, progress: bool = True) -> list[dict]:
+    """Run (or resume) the study on ``workloads`` with ``config`` (its methods,
+    seeds and lanes; default: the package's ``get_config()``); returns every run."""
+    if config is None:
+        from algoperf_lite.papers.hypergradient import get_config
+
+        config = get_config()
+    seeds, lanes = tuple(config.seeds), config.lanes
     book = claims.journal(path, workloads)
     bar = tqdm(
-        total=len(workloads) * len(METHODS) * (len(START) + 2) * len(seeds),
+        total=len(workloads) * len(config.methods) * (len(START) + 2) * len(seeds),
         desc="hypergradient",
         unit="run",
         disable=not progress,
@@ -171,7 +184,7 @@ def run_all(
         return claims.mean_loss([r["train_loss"] for r in runs])
 
     for w in workloads:
-        for method in METHODS:
+        for method in config.methods:
             claims.bracket(lambda k, w=w, m=method: score(w, m, k), START)
     bar.close()
     return load(path)
@@ -190,7 +203,7 @@ def arrange(runs) -> tuple[dict, dict, list]:
     workloads = list(dict.fromkeys(r["workload"] for r in runs))
     grids = {}
     for w in workloads:
-        for m in METHODS:
+        for m in methods_in(runs):
             rates = sorted(k[2] for k in points if k[:2] == (w, m))
             grids[(w, m)] = claims.Bracket(
                 rates,
@@ -206,7 +219,7 @@ def _losses(cell) -> list[float]:
 def study_claims(runs) -> list[claims.Claim]:
     points, grids, workloads = arrange(runs)
     out = []
-    for hd, base in _pairs():
+    for hd, base in _pairs(runs):
         out.append(
             claims.paired_claim(
                 f"{hd} no worse than {base} at the paper's alpha_0 = {ALPHA_0:g} "
@@ -216,7 +229,7 @@ def study_claims(runs) -> list[claims.Claim]:
                 margin=MARGIN,
             )
         )
-    for hd, base in _pairs():
+    for hd, base in _pairs(runs):
         out.append(
             claims.paired_claim(
                 f"{hd} no worse than {base}, each at its bracketed best alpha_0 "
@@ -226,7 +239,7 @@ def study_claims(runs) -> list[claims.Claim]:
                 margin=MARGIN,
             )
         )
-    for hd, base in _pairs():
+    for hd, base in _pairs(runs):
         shared = {
             w: sorted(set(grids[(w, hd)].rates) & set(grids[(w, base)].rates)) for w in workloads
         }
@@ -250,7 +263,7 @@ def directions(runs, problems=PAPER_STANDINS) -> list[dict]:
     points, _, _ = arrange(runs)
     out = []
     for p, w in problems.items():
-        for hd, base in _pairs():
+        for hd, base in _pairs(runs):
             claim = claims.paired_claim(
                 f"{hd} vs {base}",
                 {w: _losses(points.get((w, hd, ALPHA_0), []))},

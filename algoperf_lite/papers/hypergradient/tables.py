@@ -17,11 +17,12 @@ from algoperf_lite.papers.hypergradient.study import (
     PAPER_PEAK_ALPHA,
     PAPER_PROBLEM,
     PAPER_STANDINS,
-    SEEDS,
     WEIGHT_DECAY,
     arrange,
     directions,
+    methods_in,
     peak_alpha,
+    seeds_in,
     study_claims,
 )
 
@@ -39,14 +40,15 @@ def _mean(cell, key) -> float:
 
 def markdown(runs, problems=PAPER_STANDINS) -> str:
     points, grids, workloads = arrange(runs)
-    at_paper = {(w, m): points.get((w, m, ALPHA_0), []) for w in workloads for m in METHODS}
+    methods = methods_in(runs)
+    at_paper = {(w, m): points.get((w, m, ALPHA_0), []) for w in workloads for m in methods}
     lines = [
         "# Hypergradient descent (Baydin et al., 2018), in small",
         "",
         f"Workloads: {', '.join(f'`{w}`' for w in workloads)}. L2 {WEIGHT_DECAY:g}, mu = 0.9; "
         "beta = 1e-3 (SGD-HD, SGDN-HD), 1e-7 (Adam-HD; 1e-8 on the convolutional "
         "workloads). Full step budget of each workload (the paper counted epochs on "
-        f"MNIST/CIFAR-10), {len(SEEDS)} seeds per cell. Every method's alpha_0 on a "
+        f"MNIST/CIFAR-10), {seeds_in(runs)} seeds per cell. Every method's alpha_0 on a "
         "half-decade grid extended until its best (lowest mean final training loss; a "
         "grid point where any seed diverges counts as diverged) is bracketed.",
         "Regenerate with `make reproduce` (from results/hypergradient.jsonl; "
@@ -58,8 +60,8 @@ def markdown(runs, problems=PAPER_STANDINS) -> str:
         "are from its authors' result files and are on other data, so compare "
         "directions, not values.",
         "",
-        "| problem | | " + " | ".join(METHODS) + " |",
-        "|---" * (len(METHODS) + 2) + "|",
+        "| problem | | " + " | ".join(methods) + " |",
+        "|---" * (len(methods) + 2) + "|",
     ]
     for p, w in problems.items():
         if w not in workloads:
@@ -67,11 +69,11 @@ def markdown(runs, problems=PAPER_STANDINS) -> str:
         ours = [
             f"{_fmt(_mean(at_paper[(w, m)], 'train_loss'))} / "
             f"{_fmt(_mean(at_paper[(w, m)], 'validation_loss'))}"
-            for m in METHODS
+            for m in methods
         ]
         paper = [
             "-" if PAPER[p][m] is None else f"{PAPER[p][m][0]:g} / {PAPER[p][m][1]:g}"
-            for m in METHODS
+            for m in methods
         ]
         lines.append(f"| {p} | ours (`{w}`) | " + " | ".join(ours) + " |")
         lines.append(f"| | paper ({PAPER_PROBLEM[p]}) | " + " | ".join(paper) + " |")
@@ -83,7 +85,7 @@ def markdown(runs, problems=PAPER_STANDINS) -> str:
             f"{p}: "
             + ", ".join(
                 f"{m} {peak_alpha(runs, w, m):.3g} ({PAPER_PEAK_ALPHA[p].get(m, '-')})"
-                for m in METHODS
+                for m in methods
                 if "HD" in m
             )
             for p, w in shown.items()
@@ -113,7 +115,7 @@ def markdown(runs, problems=PAPER_STANDINS) -> str:
 
 def _brackets(runs, points, grids, workloads, at_paper) -> list[str]:
     """The alpha_0 brackets of every method on every workload, and the study's verdict on them."""
-    lines = []
+    methods, lines = methods_in(runs), []
     lines += [
         "",
         "## alpha_0 brackets on every workload",
@@ -121,12 +123,12 @@ def _brackets(runs, points, grids, workloads, at_paper) -> list[str]:
         "Cells: alpha_0 below < **chosen** < above, then the mean final training loss at the "
         f"paper's alpha_0 = {ALPHA_0:g} and at the chosen one.",
         "",
-        "| workload | " + " | ".join(METHODS) + " |",
-        "|---" * (len(METHODS) + 1) + "|",
+        "| workload | " + " | ".join(methods) + " |",
+        "|---" * (len(methods) + 1) + "|",
     ]
     for w in workloads:
         cells = []
-        for m in METHODS:
+        for m in methods:
             g = grids[(w, m)]
             below, above = g.neighbours
             fmt = lambda a: "-" if a is None else f"{a:g}"  # noqa: E731
@@ -159,12 +161,13 @@ def plot(runs, path_curves: str, path_sensitivity: str, problems=PAPER_STANDINS)
     import matplotlib.pyplot as plt
 
     points, grids, workloads = arrange(runs)
+    methods = methods_in(runs)
     colors = dict(zip(METHODS, ("C0", "C0", "C1", "C1", "C2", "C2"), strict=True))
     styles = {m: "-" if m.endswith("-HD") else "--" for m in METHODS}
     shown = {p: w for p, w in problems.items() if w in workloads}
     fig, axes = plt.subplots(3, len(shown), figsize=(4 * len(shown), 9), squeeze=False)
     for col, (p, w) in enumerate(shown.items()):
-        for m in METHODS:
+        for m in methods:
             cell = points.get((w, m, ALPHA_0))
             curve = (cell[0]["curve"] if cell else None) or []
             if not curve:
@@ -187,7 +190,7 @@ def plot(runs, path_curves: str, path_sensitivity: str, problems=PAPER_STANDINS)
     rows = math.ceil(len(workloads) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
     for ax, w in zip(axes.flat, workloads, strict=False):
-        for m in METHODS:
+        for m in methods:
             g = grids[(w, m)]
             pts = [(a, y) for a, y in zip(g.rates, g.scores, strict=True) if math.isfinite(y)]
             if pts:
@@ -198,7 +201,7 @@ def plot(runs, path_curves: str, path_sensitivity: str, problems=PAPER_STANDINS)
         ax.set_yscale("log")
         ax.set_title(w, fontsize=9)
         ax.set_xlabel("alpha_0")
-        ax.set_ylabel(f"mean final training loss ({len(SEEDS)} seeds)")
+        ax.set_ylabel(f"mean final training loss ({seeds_in(runs)} seeds)")
     for ax in axes.flat[len(workloads) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
