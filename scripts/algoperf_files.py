@@ -29,18 +29,14 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from submissions.nadamw import ALGOPERF_SELF_TUNING
+
 WORKLOADS = ("digits_logreg", "mnist1d_mlp")
 # For files whose folder has no search space: AlgoPerf's self-tuning NAdamW point
 # under the names AlgoPerf's files read.
 FALLBACK_POINT = {
-    "learning_rate": 0.0017486387539278373,
-    "one_minus_beta1": 0.06733926164,
-    "beta1": 0.93266073836,
-    "beta2": 0.9955159689799007,
-    "weight_decay": 0.08121616522670176,
-    "warmup_factor": 0.02,
-    "label_smoothing": 0.0,
-    "dropout_rate": 0.1,
+    **ALGOPERF_SELF_TUNING,
+    "beta1": 1 - ALGOPERF_SELF_TUNING["one_minus_beta1"],
 }
 TIMEOUT_S = 1800
 

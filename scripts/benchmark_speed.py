@@ -52,7 +52,7 @@ def main():
         rows[w.name] = speed.measure(w, submission, args.steps, args.vmap_steps, sizes)
         tqdm.write(f"{w.name}: {json.dumps(rows[w.name]['rates'])}")
     report = {
-        "machine": speed.machine(),
+        "machine": io.machine_details(),
         "memory": speed.peak_memory(),
         "workloads": rows,
         "cli": speed.cli_seconds(),

@@ -1,37 +1,17 @@
-r"""NAdamW exactly as AlgoPerf's reference baseline defines it.
-
-With gradient :math:`g_t`, :math:`t` counting from 1 and the schedule's step
-:math:`s = t - 1` counting from 0:
-
-.. math::
-    m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\qquad
-    v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2
-
-    \hat m_t = \frac{\beta_1 m_t + (1-\beta_1) g_t}{1-\beta_1^t},\qquad
-    \hat v_t = \frac{v_t}{1-\beta_2^t}
-
-    \theta_t = \theta_{t-1} - \eta(s)\Big(\frac{\hat m_t}{\sqrt{\hat v_t}+\epsilon}
-    + \lambda\,\theta_{t-1}\Big)
-
-with :math:`\epsilon = 10^{-8}`, weight decay :math:`\lambda` on every
-parameter, and :math:`\eta` AlgoPerf's linear-warmup-then-cosine schedule
-(``algoperf_lite.optim.schedules.warmup_cosine``). ``optax.nadamw`` differs: it
-debiases the Nesterov term with :math:`1-\beta_1^{t+1}`.
+r"""NAdamW exactly as AlgoPerf's reference baseline defines it (the maths, and
+how ``optax.nadamw`` differs: ``algoperf_lite.optim.nadam``), with AlgoPerf's
+linear-warmup-then-cosine schedule (``algoperf_lite.optim.schedules.warmup_cosine``).
 
 Hyperparameters use AlgoPerf's names; ``label_smoothing`` and ``dropout_rate``
-reach the loss and the model through the runner.
+reach the loss and the model through the training loop.
 
-The maths is ``algoperf_lite.optim.nadam``. Example::
+Example::
 
     >>> import jax.numpy as jnp
     >>> from submissions import nadamw
     >>> tx = nadamw.make_optimizer(nadamw.HPARAMS, step_hint=100)
     >>> state = tx.init({"w": jnp.ones(3)})
     >>> updates, state = tx.update({"w": jnp.ones(3)}, state, {"w": jnp.ones(3)})
-
-References: Dozat, "Incorporating Nesterov momentum into Adam" (2016);
-Loshchilov & Hutter, "Decoupled weight decay regularization" (2019);
-Dahl et al., "Benchmarking neural network training algorithms" (2023).
 """
 
 import optax

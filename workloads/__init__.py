@@ -10,7 +10,7 @@ import os
 import sys
 
 from algoperf_lite.core.errors import UserError
-from algoperf_lite.core.spec import Workload
+from algoperf_lite.core.spec import SPLITS, Workload
 from workloads import char_lm, digits, logreg, mnist1d, regression, tfds_suite, variants
 
 _DECLARED = (
@@ -123,7 +123,7 @@ def describe(workload) -> dict:
         "step_hint": workload.step_hint,
         "batch_size": workload.batch_size,
         "eval_every": workload.eval_every,
-        "eval_metrics": {split: [f"{split}/{m}" for m in metrics] for split in SPLITS_EVALUATED},
+        "eval_metrics": {split: [f"{split}/{m}" for m in metrics] for split in SPLITS},
         "parameters": params.param_count(abstract),
         "param_types": {"/".join(k.key for k in path): t.name for path, t in types},
         "cpu_seconds_to_target": _cpu_seconds_to_target(workload),
@@ -146,9 +146,6 @@ def suite(name: str) -> list:
         "tfds": lambda w: not w.offline,
     }[name]
     return [w for w in WORKLOADS.values() if members(w)]
-
-
-SPLITS_EVALUATED = ("train", "validation", "test")
 
 
 def _suite_of(workload) -> str:

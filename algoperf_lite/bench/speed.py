@@ -18,7 +18,6 @@ Ratios, not absolute times, are what carry from one machine to another.
 
 from __future__ import annotations
 
-import platform
 import resource
 import statistics
 import time
@@ -29,7 +28,7 @@ import numpy as np
 import optax
 
 from algoperf_lite.bench import floor
-from algoperf_lite.core import compiles, io
+from algoperf_lite.core import compiles
 from algoperf_lite.core.spec import Submission, Workload
 from algoperf_lite.train import loop, program
 from algoperf_lite.tuning import study as tuning
@@ -267,18 +266,6 @@ def peak_memory() -> dict:
     stats = jax.local_devices()[0].memory_stats() or {}
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"device_peak_bytes": stats.get("peak_bytes_in_use"), "process_peak_rss_bytes": rss}
-
-
-def machine() -> dict:
-    device = jax.local_devices()[0]
-    return {
-        **io.versions(),
-        "backend": jax.default_backend(),
-        "device": getattr(device, "device_kind", str(device)),
-        "devices": jax.local_device_count(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": __import__("os").cpu_count(),
-    }
 
 
 def measure(

@@ -102,6 +102,21 @@ def machine() -> str:
     return text if device.platform == "cpu" else f"{text}, {device.device_kind}"
 
 
+def machine_details() -> dict:
+    """``versions()`` with the backend, device, device count, processor and cores."""
+    import jax
+
+    device = jax.local_devices()[0]
+    return {
+        **versions(),
+        "backend": jax.default_backend(),
+        "device": getattr(device, "device_kind", str(device)),
+        "devices": jax.local_device_count(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
 def versions() -> dict[str, str]:
     """Package versions and machine, recorded with every result."""
     out = {"python": platform.python_version(), "machine": platform.machine()}

@@ -156,13 +156,9 @@ def tfds_ready() -> bool:
     return True
 
 
-def run_all(workloads, path: str, config=None, progress: bool = True) -> list[dict]:
-    """Run (or resume) the study on ``workloads`` with ``config`` (its methods,
-    seeds and lanes; default: the package's ``get_config()``); returns every run."""
-    if config is None:
-        from algoperf_lite.papers.hypergradient import get_config
-
-        config = get_config()
+def run_all(workloads, path: str, config, progress: bool = True) -> list[dict]:
+    """Run (or resume) the study on ``workloads`` with ``config`` (the package's
+    ``get_config()``: its methods, seeds and lanes); returns every run."""
     seeds, lanes = tuple(config.seeds), config.lanes
     book = claims.journal(path, workloads)
     bar = tqdm(
