@@ -26,6 +26,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from algoperf_lite.analysis import scoring
+from algoperf_lite.cli import script_flags
 from algoperf_lite.core import compiles, io
 from algoperf_lite.papers import PAPERS, get_paper
 from algoperf_lite.tuning import reports
@@ -40,25 +41,14 @@ flags.DEFINE_multi_enum("rerun", [], list(PAPERS), "rerun (resume) this paper's 
 flags.DEFINE_multi_enum("paper", [], list(PAPERS), "write only this paper's tables, no baselines")
 
 
-def parse_flags(argv) -> dict:
-    """absl's flags and each paper's config (its ``get_config`` with the
-    ``--NAME.field=value`` overrides); a bad one said in one line, exit code 2."""
-    try:
-        configs = {
-            name: config_flags.DEFINE_config_dict(
-                name, get_paper(name).get_config(), f"{name}'s settings", sys_argv=argv
-            )
-            for name in PAPERS
-        }
-        FLAGS(argv)
-    except (AttributeError, KeyError) as e:  # an override of a field the config lacks
-        name = str(e).strip("\"'")
-        print(f"reproduce.py: no setting '{name}'; see the paper's get_config()", file=sys.stderr)
-        sys.exit(2)
-    except (flags.Error, TypeError, ValueError) as e:
-        print(f"reproduce.py: {e} (see --helpfull)", file=sys.stderr)
-        sys.exit(2)
-    return {name: flag.value for name, flag in configs.items()}
+def define_configs(argv) -> dict:
+    """Each paper's config flag (its ``get_config`` with the overrides in ``argv``)."""
+    return {
+        name: config_flags.DEFINE_config_dict(
+            name, get_paper(name).get_config(), f"{name}'s settings", sys_argv=argv
+        )
+        for name in PAPERS
+    }
 
 
 def rerun(names, configs: dict, results: str) -> None:
@@ -75,7 +65,10 @@ def write_papers(names, configs: dict, results: str) -> None:
 
 
 def main(argv=None):
-    configs = parse_flags(sys.argv if argv is None else argv)
+    argv = sys.argv if argv is None else argv
+    configs = {
+        n: f.value for n, f in script_flags.parse("reproduce.py", argv, define_configs).items()
+    }
     compiles.use_persistent_cache()
     results = FLAGS.results
     baselines_dir = os.path.join(results, "baselines")

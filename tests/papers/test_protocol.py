@@ -55,6 +55,7 @@ def test_a_report_regenerates_its_committed_table_with_an_overridden_setting(tmp
     "flag, message",
     [
         ("--integrators.no_such_field=3", "no setting 'no_such_field'"),
+        ("--lists.num_points=many", "--lists.num_points=many"),
         ("--integrators.lanes=many", "--integrators.lanes=many"),
         ("--paper=nope", "value should be one of"),
     ],
