@@ -73,18 +73,15 @@ def _space_for(args, submission):
     return space
 
 
-def cmd_tune(args) -> int:
-    from algoperf_lite.loading import load_submission
+def _tune(args, workloads, submission, output):
+    """``tuning.study.tune`` with the tuning options of ``tune`` and ``benchmark``."""
     from algoperf_lite.tuning.study import tune
-    from workloads import get_workload
 
-    workload = get_workload(args.workload)
-    submission = load_submission(args.submission)
-    results = tune(
-        [workload],
+    return tune(
+        workloads,
         submission,
         _space_for(args, submission),
-        output=args.output,
+        output=output,
         ruleset=args.ruleset,
         trials=args.trials,
         studies=args.studies,
@@ -93,6 +90,15 @@ def cmd_tune(args) -> int:
         trials_per_step=args.trials_per_step,
         workers=args.workers,
     )
+
+
+def cmd_tune(args) -> int:
+    from algoperf_lite.loading import load_submission
+    from workloads import get_workload
+
+    workload = get_workload(args.workload)
+    submission = load_submission(args.submission)
+    results = _tune(args, [workload], submission, args.output)
     reached = sum(r.status == "target_reached" for r in results)
     skipped = sum(r.skipped for r in results)
     print(
@@ -141,26 +147,12 @@ def cmd_benchmark(args) -> int:
 
     from algoperf_lite.analysis import scoring
     from algoperf_lite.loading import load_submission
-    from algoperf_lite.tuning.study import tune
     from workloads import suite
 
     submission = load_submission(args.submission)
-    space = _space_for(args, submission)
     members = suite(args.suite)
     output = args.output or os.path.join("runs", "benchmark", submission.name)
-    tune(
-        members,
-        submission,
-        space,
-        output=output,
-        ruleset=args.ruleset,
-        trials=args.trials,
-        studies=args.studies,
-        seed=args.seed,
-        progress=show_progress(args),
-        trials_per_step=args.trials_per_step,
-        workers=args.workers,
-    )
+    _tune(args, members, submission, output)
     experiments = {submission.name: output}
     for folder in sorted(glob.glob(os.path.join(args.baselines, "*"))):
         name = os.path.basename(folder)
