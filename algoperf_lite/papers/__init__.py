@@ -1,6 +1,7 @@
 """The five papers' reproductions, each regenerating its tables from committed data.
 
-Every paper is one module with the same three functions, so that ``make
+Every paper is one module (or one folder once it grows) with the same three
+functions, so that ``make
 reproduce`` is one loop over ``PAPERS``:
 
 - ``get_config() -> ml_collections.ConfigDict``: its settings (what it runs on,

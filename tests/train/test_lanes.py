@@ -175,7 +175,7 @@ def test_eval_params_are_what_evaluation_sees_alone_and_vmapped(tmp_path):
 
 
 # One loop for every K: budgets, statuses and checkpoints of vmapped trials,
-# beside the single trial's in test_runner.py and test_checkpoints.py.
+# beside the single trial's in test_loop.py and test_checkpoints.py.
 LOGREG_POINTS = [{"learning_rate": lr} for lr in (1e-3, 3e-3, 1e-2)]
 
 

@@ -2,8 +2,9 @@
 
 A submission file that defines ``init_optimizer_state``, ``update_params``,
 ``get_batch_size`` and ``data_selection`` (AlgoPerf's training-algorithm API)
-is recognized by ``load_submission`` and trained by :mod:`.loop`, which
-drives it the way AlgoPerf's submission runner does. Our workloads are
+is recognized by ``load_submission`` and trained as a :mod:`.group` that our
+training loop drives, each step taken the way AlgoPerf's submission runner
+takes it. Our workloads are
 wrapped in :class:`.workload.AlgoPerfWorkload`, which provides the workload
 methods such submissions call. This package also answers ``import algoperf``
 (``spec`` and ``jax_sharding_utils``; also under its old name,

@@ -34,7 +34,7 @@ class ShapeTuple:
 
 
 class Workload:
-    """The workload interface; ours is ``algoperf_api.workload.AlgoPerfWorkload``."""
+    """The workload interface; ours is ``compat.algoperf.workload.AlgoPerfWorkload``."""
 
 
 class TrainingCompleteError(Exception):
