@@ -25,6 +25,7 @@ from tqdm import tqdm
 from algoperf_lite.bench import speed, speed_report
 from algoperf_lite.cli import script_flags
 from algoperf_lite.core import io
+from algoperf_lite.core.errors import UserError
 from algoperf_lite.loading import load_submission
 from workloads import get_workload, suite
 
@@ -41,6 +42,11 @@ def define_config(argv):
 def main(argv) -> None:
     config = script_flags.parse("benchmark_speed.py", argv, define_config).value
     raw = os.path.splitext(FLAGS.output)[0] + ".json"
+    try:  # before minutes of measuring, not after
+        io.ensure_writable(os.path.dirname(os.path.abspath(FLAGS.output)))
+    except UserError as e:
+        print(f"benchmark_speed.py: {e}", file=sys.stderr)
+        sys.exit(2)
     if FLAGS.rewrite:
         with open(FLAGS.output, "w") as f:
             f.write(speed_report.markdown(io.read_json(raw)))
