@@ -53,3 +53,12 @@ def test_the_main_job_is_reported_against_its_goals():
     assert "90 trials in 200 s" in text and "(30% of training)" in text
     assert "Wall time over summed training time: 2.00 (goal at most 1.3: **missed**)" in text
     assert "At most 300 s on this cpu: **met**" in text
+
+
+def test_an_unwritable_output_is_refused_before_measuring(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    command = [sys.executable, "scripts/benchmark_speed.py", f"--output={blocker}/sub/speed.md"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "cannot be written" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
