@@ -145,8 +145,11 @@ class Group:
             {k: float(pick(v, lane)) for k, v in values.items()} for lane in range(self.size)
         ]
         if self.submission.log_values is not None:
+            # Fetched once; each lane's values are sliced on the host.
+            opt_state = jax.device_get(state.opt_state) if self.batched else state.opt_state
             for lane, row in enumerate(metrics):
-                logged = self.submission.log_values(self.lane_state(state, lane).opt_state)
+                own = jax.tree.map(lambda a, i=lane: a[i], opt_state) if self.batched else opt_state
+                logged = self.submission.log_values(own)
                 row.update({f"optimizer/{k}": float(v) for k, v in logged.items()})
         return metrics
 
