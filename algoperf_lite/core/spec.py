@@ -21,6 +21,7 @@ values; a trial with other values then reuses the compiled step.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
 import functools
@@ -115,29 +116,9 @@ class Workload:
 
     @property
     def definition_hash(self) -> str:
-        """Changes when the model's or data's source, the budget or the targets change."""
-
-        makers = (self.make_model, self.load_splits)
-        makers += tuple(f.func for f in makers if isinstance(f, functools.partial))
-        modules = {sys.modules.get(getattr(f, "__module__", None)) for f in makers}
-        sources = {getattr(m, "__file__", None) for m in modules}
-        digest = hashlib.sha256()
-        for path in sorted(s for s in sources if s):
-            with open(path, "rb") as f:
-                digest.update(f.read())
-        fields = (
-            self.name,
-            self.batch_size,
-            self.step_hint,
-            self.eval_every,
-            self.metric,
-            self.validation_target,
-            self.test_target,
-        )
-        digest.update(repr(fields).encode())
-        if isinstance(self.make_model, functools.partial):  # e.g. a variant's knob
-            digest.update(repr(sorted(self.make_model.keywords.items())).encode())
-        return digest.hexdigest()[:16]
+        """Changes when what the workload computes changes: its model's or data's
+        code, budget or targets (see ``definition_hash``)."""
+        return definition_hash(self)
 
     def reached(self, value: float, target: float | None) -> bool:
         if target is None or value is None or not math.isfinite(value):
@@ -255,6 +236,62 @@ class Submission:
             raise UserError(f"hyperparameter '{key}' must be a finite number, got {shown}")
         # An API file's integers stay integers (they may size or select code).
         return value if self.api is not None and isinstance(value, int) else number
+
+
+def source_files(workload: Workload) -> list[str]:
+    """The files of the modules that define ``workload``'s model and data."""
+    makers = [getattr(f, "func", f) for f in (workload.make_model, workload.load_splits)]
+    modules = {sys.modules.get(getattr(f, "__module__", None)) for f in makers}
+    return sorted({m.__file__ for m in modules if getattr(m, "__file__", None)})
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+class _CodeOnly(ast.NodeTransformer):
+    """Drops imports and docstrings: where names come from and what the code
+    says of itself do not change what it computes (moving a module or
+    rewording a docstring keeps every recorded result valid)."""
+
+    def visit_Import(self, node):
+        return None
+
+    visit_ImportFrom = visit_Import
+
+    def generic_visit(self, node):
+        super().generic_visit(node)
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                body = body[1:] if isinstance(body[0].value.value, str) else body
+            node.body = body or [ast.Pass()]
+        return node
+
+
+def definition_hash(workload: Workload, read: Callable[[str], str] = _read) -> str:
+    """16 hex digits of what ``workload`` computes: the code of its model's and
+    data's modules (their syntax tree without imports, docstrings, comments or
+    layout), its budget, cadence, metric and targets, and a variant's knobs.
+    ``read`` gives a file's text (e.g. as it was at an earlier commit)."""
+    digest = hashlib.sha256()
+    for path in source_files(workload):
+        tree = _CodeOnly().visit(ast.parse(read(path)))
+        digest.update(ast.dump(tree).encode())
+    fields = (
+        workload.name,
+        workload.batch_size,
+        workload.step_hint,
+        workload.eval_every,
+        workload.metric,
+        workload.validation_target,
+        workload.test_target,
+    )
+    digest.update(repr(fields).encode())
+    if isinstance(workload.make_model, functools.partial):  # e.g. a variant's knob
+        digest.update(repr(sorted(workload.make_model.keywords.items())).encode())
+    return digest.hexdigest()[:16]
 
 
 def _check_range(key: str, value) -> None:

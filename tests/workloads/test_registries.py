@@ -100,3 +100,59 @@ def test_every_submission_trains_every_workload(workload, submission):
     # Lower than at initialization after one eval period: training does something.
     # (The paper's SGD-HD defaults start slowly on purpose, so no more is asked.)
     assert first["train/loss"] < initial_train_loss(w, sub)
+
+
+def test_definition_hash_follows_the_code_not_its_imports_or_docstrings(tmp_path):
+    import dataclasses
+    import importlib.util
+    import sys
+
+    from algoperf_lite.core import spec
+
+    source = '''"""A model."""
+import numpy as np
+
+
+def make(x):
+    """Doubles."""
+    return 2 * x
+'''
+    path = tmp_path / "defined_here.py"
+    path.write_text(source)
+    module_spec = importlib.util.spec_from_file_location("defined_here", path)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules["defined_here"] = module
+    module_spec.loader.exec_module(module)
+    try:
+        w = dataclasses.replace(WORKLOADS["digits_logreg"], make_model=module.make)
+        before = spec.definition_hash(w)
+
+        def reading(text):  # our module as ``text``, the others as they are
+            return lambda p: text if p == str(path) else open(p).read()
+
+        moved = source.replace("import numpy as np", "from numpy import ndarray")
+        reworded = moved.replace("Doubles.", "Twice x.")  # and a comment below
+        same = reworded.replace("return 2 * x", "return 2 * x  # the double")
+        assert spec.definition_hash(w, read=reading(same)) == before
+        changed = source.replace("return 2 * x", "return 3 * x")
+        assert spec.definition_hash(w, read=reading(changed)) != before
+        assert spec.definition_hash(dataclasses.replace(w, step_hint=w.step_hint + 1)) != before
+    finally:
+        del sys.modules["defined_here"]
+
+
+def test_committed_baselines_are_of_the_current_definitions():
+    """A change to a workload (or to how its hash is computed) that leaves the
+    committed baselines behind would make every ``benchmark`` refuse to score."""
+    import glob
+    import json
+    import os
+
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "results", "baselines")
+    found = {}
+    for path in glob.glob(os.path.join(root, "*", "study_*", "*_jax", "trial_*", "result.json")):
+        with open(path) as f:
+            r = json.load(f)
+        found.setdefault(r["workload"], set()).add(r["workload_hash"])
+    assert set(found) == set(OFFLINE)
+    assert {n: h for n, h in found.items()} == {n: {WORKLOADS[n].definition_hash} for n in OFFLINE}
