@@ -253,12 +253,27 @@ def main_job() -> dict:
         for path in glob.glob(os.path.join(out, "**", "result.json"), recursive=True):
             with open(path) as f:
                 results.append(json.load(f))
-    parts = {
-        "training": sum(r["submission_time_sec"] for r in results),
-        "evaluation": sum(r["eval_time_sec"] for r in results),
-        "compilation": sum(r["compile_time_sec"] for r in results),
+    fields = {
+        "training": "submission_time_sec",
+        "evaluation": "eval_time_sec",
+        "compilation": "compile_time_sec",
     }
-    return {"trials": len(results), "wall": wall, **parts, "rest": wall - sum(parts.values())}
+    parts = {part: sum(r[key] for r in results) for part, key in fields.items()}
+    per_workload = {}
+    for r in sorted(results, key=lambda r: r["workload"]):
+        row = per_workload.setdefault(r["workload"], {part: 0.0 for part in fields})
+        for part, key in fields.items():
+            row[part] += r[key]
+        if r["plan"]["measured"]:  # the plan the first trial measured
+            row["plan"] = r["plan"]["why"]
+            row["cores_busy"] = r["plan"]["measured"]["cores_busy"]
+    return {
+        "trials": len(results),
+        "wall": wall,
+        **parts,
+        "rest": wall - sum(parts.values()),
+        "workloads": per_workload,
+    }
 
 
 def peak_memory() -> dict:

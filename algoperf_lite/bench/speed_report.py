@@ -179,6 +179,22 @@ def _main_job(report: dict) -> list[str]:
     if goal is not None:
         verdict = "met" if job["wall"] <= goal else "missed"
         lines.append(f"- At most {goal} s on this {m['backend']}: **{verdict}**.")
+    if "workloads" in job:
+        lines += [
+            "",
+            "Per workload (summed over its trials), and the plan its first trial measured:",
+            "",
+            "| workload | training (s) | evaluation (s, share) | compilation (s) | cores busy "
+            "| plan |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, row in job["workloads"].items():
+            share = row["evaluation"] / row["training"] if row["training"] else float("nan")
+            busy = f"{row['cores_busy']:.2f}" if "cores_busy" in row else ""
+            lines.append(
+                f"| {name} | {row['training']:.1f} | {row['evaluation']:.1f} ({share:.0%}) | "
+                f"{row['compilation']:.1f} | {busy} | {row.get('plan', '')} |"
+            )
     return lines
 
 
@@ -217,8 +233,9 @@ def _notes(report, slow, fast, k16) -> list[str]:
         notes.append(
             f"- Vmapped trials: on this {m['backend']} a vmapped step does K trials' "
             f"arithmetic on the same cores; 16 trials against one at a time: {listed}. "
-            "The gains are small and the losses on convolutions large, so the planner "
-            "(`planning.plan`) trains one trial at a time on a single CPU. The "
+            "The gains are small and the losses on convolutions large; the planner "
+            "(`planning.measured_plan`) times lanes where they could pay and keeps them "
+            "only where they are faster (see the main job's plans). The "
             f"{VMAP_GOAL:.0f}x goal is for a GPU, where one small trial leaves most of the "
             "device idle."
         )

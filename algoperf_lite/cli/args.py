@@ -32,14 +32,13 @@ def add_tuning_args(p):
     p.add_argument(
         "--trials-per-step",
         type=positive,
-        help="trials vmapped into one compiled step (default: as many as pay off on this device)",
+        help="trials vmapped into one compiled step (default: measured per workload; "
+        "each result.json says what was chosen and why)",
     )
     p.add_argument(
         "--workers",
         type=positive,
-        default=1,
-        help="processes sharing one-at-a-time trials (default 1: on a 2-core CPU two ran "
-        "the main job no faster, see results/speed.md)",
+        help="processes sharing one-at-a-time trials (default: measured per workload)",
     )
     add_progress(p)
 

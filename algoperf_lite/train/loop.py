@@ -111,6 +111,7 @@ class Options:
     checkpoint_every: int | None = None
     checkpoint_seconds: float | None = None
     progress: bool = False
+    plan: dict | None = None  # recorded in each result.json
 
     @property
     def checkpointing(self) -> bool:
@@ -192,7 +193,7 @@ def train(workload, submission, group: Group, lanes: list[Lane], opts: Options) 
     if state is None:  # compiling ran out of memory
         for lane in lanes:
             lane.books["stopped_by"] = "out_of_memory"
-        return finish_lanes(workload, submission, lanes, group.size, group.compiled)
+        return finish_lanes(workload, submission, lanes, group.size, group.compiled, opts.plan)
     state = _restored(group, state, lanes) if opts.checkpointing else state
     run = _Run(workload, submission, group, lanes, opts, state)
     restored_done = not any(lane.active for lane in lanes)
@@ -211,7 +212,7 @@ def train(workload, submission, group: Group, lanes: list[Lane], opts: Options) 
         run.save_checkpoint()  # the final state, for inspection and comparison
     for lane in lanes:
         lane.books["total_duration_sec"] = time.perf_counter() - run.wall_start
-    return finish_lanes(workload, submission, lanes, group.size, group.compiled)
+    return finish_lanes(workload, submission, lanes, group.size, group.compiled, opts.plan)
 
 
 def _restored(group: Group, state, lanes: list[Lane]):
@@ -293,11 +294,11 @@ class _Run:
         divergence. Returns its seconds; diverged lanes are stopped."""
         group = self.group
         kept = group.keep(self.state) if stop - start > base else None
-        tic = time.perf_counter()
+        tic, cpu = time.perf_counter(), time.process_time()
         self.state, stop = group.advance(self.state, start, stop)
         nonfinite = group.nonfinite(self.state)
         jax.block_until_ready(self.state)
-        seconds = self.charge(time.perf_counter() - tic)
+        seconds = self.charge(time.perf_counter() - tic, time.process_time() - cpu)
         active = self.active
         diverged = [i for i in active if nonfinite[i]]
         if diverged and kept is not None:
@@ -313,15 +314,21 @@ class _Run:
             self.lanes[i].books["stopped_by"] = "divergence"
         return seconds
 
-    def charge(self, elapsed: float) -> float:
+    def charge(self, elapsed: float, cpu: float = 0.0) -> float:
         """``elapsed`` seconds of the submission's code to the active lanes: what
         it spent compiling (an API file compiles as it goes) to compile time, the
-        rest to submission time, which it returns."""
+        rest to submission time, which it returns. ``cpu``: the process's CPU
+        seconds meanwhile, the training's share of them kept (``cores_busy``)."""
         compiled = self.group.take_compile_seconds(elapsed)
+        training = elapsed - compiled
         for i in self.active:
-            self.lanes[i].books["compile_time_sec"] += compiled
-            self.lanes[i].books["submission_time_sec"] += elapsed - compiled
-        return elapsed - compiled
+            books = self.lanes[i].books
+            books["compile_time_sec"] += compiled
+            books["submission_time_sec"] += training
+            books["training_cpu_sec"] = books.get("training_cpu_sec", 0.0) + (
+                cpu * training / elapsed if elapsed > 0 else 0.0
+            )
+        return training
 
     def evaluate(self) -> None:
         """One evaluation row per active lane (off the clock, but for the

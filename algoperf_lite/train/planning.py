@@ -1,24 +1,185 @@
-"""How many trials to train together, and where: the planner of vmapped groups
-(see ``loop.run_trials``, which trains a group)."""
+"""How to train a study's trials: one at a time, as the vmapped lanes of one
+compiled step (see ``loop.run_trials``, which trains a group), or shared by
+worker processes; and how many trials to train together in sweeps.
+
+A study's plan is measured (``measured_plan``): its first trial runs alone,
+and its training rate and the CPU cores it kept busy decide the rest. Worker
+processes pay where one trial leaves whole cores idle; lanes are timed (a short
+burst of the vmapped step) where the time they could save exceeds the cost of
+compiling them. The choice and its measurements go into every trial's
+``result.json`` (``plan``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
+from typing import Any
 
 import jax
 
+from algoperf_lite.core.errors import UserError
 from algoperf_lite.core.spec import Submission, Workload
 from algoperf_lite.train.loop import run_trial, run_trials
 from algoperf_lite.train.program import compiled_program, step_bytes, trial_mesh, vector_program
 
 MAX_TRIALS_PER_STEP = 16
 MEMORY_SHARE = 0.5  # of the free device (or host) memory a group may use
+MIN_GAIN = 1.1  # a plan other than one at a time must be this much faster
+BURST_SECONDS = 0.2  # of the vmapped step, to time lanes
+PROCESS_START_SECONDS = 5.0  # a worker's imports and data, before its compilation
+# Lanes are timed only where the most they could save is this many times the
+# cost of compiling them (on a CPU they seldom reach that bound).
+LANES_PAYBACK = 3.0
+
+
+@dataclasses.dataclass
+class Plan:
+    """How a study's trials are trained, why, and what was measured to decide."""
+
+    trials_per_step: int = 1
+    workers: int = 1
+    why: str = "one trial at a time"
+    measured: dict = dataclasses.field(default_factory=dict)
+    mesh: Any = None
+
+    def to_json(self) -> dict:
+        measured = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.measured.items()}
+        return {
+            "trials_per_step": self.trials_per_step,
+            "workers": self.workers,
+            "why": self.why,
+            "measured": measured,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Plan:
+        return cls(data["trials_per_step"], data["workers"], data["why"], data["measured"])
+
+
+def cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def requested_plan(
+    workload, submission, num_trials: int, trials_per_step: int | None, workers: int | None
+) -> Plan | None:
+    """The plan the user asked for (``--trials-per-step``, ``--workers``), the
+    plan of a study with nothing to measure, or None: measure it."""
+    if trials_per_step is not None and workers not in (None, 1) and trials_per_step > 1:
+        raise UserError("choose --trials-per-step or --workers, not both")
+    if trials_per_step is not None:
+        k, mesh = plan(workload, submission, num_trials, trials_per_step)
+        return Plan(k, 1, "requested (--trials-per-step)", mesh=mesh)
+    if workers is not None:
+        return Plan(1, workers, "requested (--workers)")
+    if submission.api is not None:
+        return Plan(1, 1, "AlgoPerf-API files train one trial at a time")
+    if num_trials < 2:
+        return Plan(1, 1, "one trial")
+    return None
+
+
+def measured_plan(workload, submission, points, seeds, first) -> Plan:
+    """The plan for a study's ``len(points)`` remaining trials, from its first
+    trial (``first``, a TrialResult that ran alone): its training steps per
+    second and CPU cores busy while training (``cores_busy``).
+
+    Candidates: one at a time; ``P`` worker processes, as many as the cores the
+    first trial left idle hold (gain ``min(P, cores / busy)``, worth it when
+    the training time it saves exceeds a worker's start and compilation); and
+    K vmapped lanes, timed on a burst of their step where the time they could
+    save is ``LANES_PAYBACK`` times the cost of compiling them (what lanes can
+    gain is bounded by the idle cores on a CPU, not on an accelerator). The
+    fastest wins, by ``MIN_GAIN``."""
+    remaining = len(points)
+    if first.plan is not None and first.plan.get("trials_per_step", 1) > 1:
+        return Plan(1, 1, "one trial at a time: the first trial did not run alone")
+    if not first.steps or not first.submission_time_sec or first.cores_busy is None:
+        return Plan(1, 1, "one trial at a time: the first trial measured nothing to plan by")
+    rate = first.steps / first.submission_time_sec
+    busy = max(first.cores_busy, 1e-3)
+    study_seconds = remaining * workload.step_hint / rate  # alone, if every trial runs out
+    measured = {
+        "first_trial_steps_per_second": rate,
+        "cores_busy": first.cores_busy,
+        "cores": cores(),
+        "study_seconds_alone": study_seconds,
+    }
+    compile_seconds = _compile_seconds(workload, submission, submission.resolve_hparams(points[0]))
+    gains = {"one": 1.0}
+    workers = min(remaining, int(cores() / max(busy, 1.0)))
+    if workers > 1:
+        gain = min(workers, cores() / busy)
+        start = PROCESS_START_SECONDS + compile_seconds
+        if study_seconds * (1 - 1 / gain) > start:
+            gains["processes"] = measured["processes_gain_estimate"] = gain
+    accelerator = jax.default_backend() != "cpu"
+    bound = MAX_TRIALS_PER_STEP if accelerator else cores() / busy
+    if study_seconds * (1 - 1 / bound) > LANES_PAYBACK * compile_seconds:
+        k, gain, compile_seconds = _lanes_gain(workload, submission, points, seeds, rate)
+        measured.update(lanes=k, lanes_gain=gain, lanes_compile_seconds=compile_seconds)
+        gains["lanes"] = gain
+    best = max(gains, key=gains.get)
+    if best == "one" or gains[best] < MIN_GAIN:
+        return Plan(1, 1, "one trial at a time: no other plan measured faster", measured)
+    if best == "processes":
+        busy = f"{first.cores_busy:.2f} of {cores()}"
+        return Plan(1, workers, f"{workers} processes: one trial kept {busy} cores busy", measured)
+    k = measured["lanes"]
+    why = f"{k} vmapped lanes: {gains['lanes']:.2f}x the trial-steps per second of one trial"
+    return Plan(k, 1, why, measured, mesh=_mesh_for(k))
+
+
+def _compile_seconds(workload, submission, hp) -> float:
+    """What compiling one trial's program took (it is cached by now)."""
+    from algoperf_lite.train.group import traced_names
+
+    names = traced_names(hp)
+    program, _ = compiled_program(workload, submission, names, submission.batch_size(workload))
+    return program.compile_seconds
+
+
+def _mesh_for(k: int):
+    devices = jax.local_device_count()
+    return trial_mesh() if devices > 1 and k > 1 else None
+
+
+def _lanes_gain(workload, submission, points, seeds, rate: float) -> tuple[int, float, float]:
+    """(K, trial-steps per second of K vmapped lanes over one trial's, seconds
+    compiling them): a burst of about ``BURST_SECONDS`` of the vmapped step."""
+    from algoperf_lite.train.group import Group  # the group builds on the programs
+
+    if jax.default_backend() == "cpu" and jax.local_device_count() == 1:
+        k, mesh = min(len(points), MAX_TRIALS_PER_STEP), None  # host memory: no halving
+    else:
+        k, mesh = plan(workload, submission, len(points))
+    if k < 2:
+        return k, 1.0, 0.0
+    hps = [submission.resolve_hparams(p) for p in points[:k]]
+    group = Group.build(workload, submission, hps, list(seeds[:k]), True, None, mesh, k)
+    if group.state is None:  # out of memory
+        return k, 0.0, 0.0
+    n = max(10, int(BURST_SECONDS * rate / k))
+    state, _ = group.advance(group.state, 0, 10)  # warm
+    jax.block_until_ready(state)
+    tic = time.perf_counter()
+    state, _ = group.advance(state, 10, 10 + n)
+    jax.block_until_ready(state)
+    lanes_rate = k * n / (time.perf_counter() - tic)
+    return k, lanes_rate / rate, group.compile_seconds if group.compiled else 0.0
 
 
 def plan(
     workload: Workload, submission: Submission, num_trials: int, requested: int | None = None
 ) -> tuple[int, jax.sharding.Mesh | None]:
-    """How many trials to train per compiled step, and the devices they spread over.
+    """How many trials to train per compiled step, and the devices they spread
+    over, without measuring (sweeps; a study measures, see ``measured_plan``).
 
     One at a time on a single CPU, where a vmapped step costs about as much as
     its K single steps (results/speed.md). Otherwise up to

@@ -51,6 +51,9 @@ class TrialResult:
     trials_per_step: int = 1  # >1: vmapped with others, sharing their clock
     # Evaluation time over training time (AlgoPerf budgets 10 to 20%).
     eval_share: float | None = None
+    # CPU seconds of this process per second of training (its cores kept busy).
+    cores_busy: float | None = None
+    plan: dict | None = None  # how its study was trained, and why (``planning.Plan``)
     measurements_sha256: str = ""  # of eval_measurements.csv, checked by the scorer
     rows: list[dict] = dataclasses.field(default_factory=list, repr=False)
     skipped: bool = False
@@ -111,6 +114,7 @@ def fresh_books() -> dict:
         "best": None,
         "next_eval": None,
         "submission_time_sec": 0.0,
+        "training_cpu_sec": 0.0,
         "eval_time_sec": 0.0,
         "accumulated_logging_time": 0.0,
         "checkpoint_time_sec": 0.0,
@@ -160,6 +164,7 @@ def finish(
     compiled,
     steps=0,
     trials_per_step=1,
+    plan=None,
 ) -> TrialResult:
     status = STOP_STATUS.get(stopped_by)
     if status is None:
@@ -202,6 +207,12 @@ def finish(
             if books["submission_time_sec"] > 0
             else None
         ),
+        cores_busy=(
+            books.get("training_cpu_sec", 0.0) / books["submission_time_sec"]
+            if books["submission_time_sec"] > 0
+            else None
+        ),
+        plan=plan,
         rows=rows,
     )
     if output_dir is not None:
@@ -249,7 +260,9 @@ class Lane:
         return self.books["stopped_by"] is None
 
 
-def finish_lanes(workload, submission, lanes: list[Lane], size: int, compiled: bool) -> list:
+def finish_lanes(
+    workload, submission, lanes: list[Lane], size: int, compiled: bool, plan=None
+) -> list:
     """Every lane's result (written to its folder, if any); the first carries the compilation."""
     batch_size = submission.batch_size(workload)
     return [
@@ -264,6 +277,7 @@ def finish_lanes(workload, submission, lanes: list[Lane], size: int, compiled: b
             compiled and i == 0,
             steps=lane.steps,
             trials_per_step=size,
+            plan=plan,
         )
         for i, lane in enumerate(lanes)
     ]

@@ -36,7 +36,7 @@ def trial_seed(seed: int, study: int, trial: int) -> int:
     return int(np.random.SeedSequence([seed, study, trial]).generate_state(1)[0] % 2**31)
 
 
-def plan(
+def plan_jobs(
     workload: Workload,
     submission: Submission,
     space=None,
@@ -94,68 +94,93 @@ def tune(
     seed: int = 0,
     progress: bool = True,
     trials_per_step: int | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     worker_index: int = 0,
+    plan: planning.Plan | None = None,
 ) -> list[TrialResult]:
     """Run (or finish) a ruleset's studies on each workload, one progress bar for all.
 
-    ``trials_per_step`` trials are vmapped together (default: where it pays,
-    see ``planning.plan``); 1 runs one trial at a time.
-    ``workers`` processes share the trials of one-at-a-time studies: this one
-    starts the others (``helpers``), each takes the trials from its own place in
-    the list, and the trial locks keep any trial from running twice, so the
-    results are those of one process, only sooner."""
+    Each workload's trials are trained as its plan says (``planning``):
+    ``trials_per_step`` vmapped together, or ``workers`` processes sharing
+    one-at-a-time trials; by default measured, from the study's first trial.
+    Worker processes (``start_helpers``) each take the trials from their own
+    place in the list, and the trial locks keep any trial from running twice,
+    so the results are those of one process, only sooner. ``plan`` (a helper's)
+    fixes the plan of every workload."""
     io.ensure_writable(output)
-    helpers = []
-    if worker_index == 0 and workers > 1:
-        helpers = start_helpers(
-            workloads, submission, space, output, workers, ruleset, trials, studies, seed
-        )
     results = []
     total = len(workloads) * (studies if ruleset == "self" else studies * trials)
     bar = tqdm(total=total, desc=f"tuning {submission.name}", unit="trial", disable=not progress)
+    study = dict(space=space, ruleset=ruleset, trials=trials, studies=studies, seed=seed)
     for w in workloads:
-        jobs = plan(
-            w, submission, space, ruleset=ruleset, trials=trials, studies=studies, seed=seed
-        )
-        folders = [
-            io.trial_dir(output, w.name, trial=job["trial"], study=f"study_{job['study']}")
-            for job in jobs
-        ]
-        records.add_to_manifest(output, submission, folders)
-        k, mesh = planning.plan(w, submission, len(jobs), trials_per_step)
-        done: dict[int, TrialResult] = {}
-        start = worker_index * len(jobs) // max(workers, 1)
-        remaining = [*range(start, len(jobs)), *range(start)]
-        while remaining:
-            # Trials another process is running now come last (then they are read back).
-            group = ([i for i in remaining if not records.busy(folders[i])] or remaining)[:k]
-            first = jobs[group[0]]
-            bar.set_postfix_str(f"{w.name} study {first['study']} trial {first['trial']}")
-            out = loop.run_trials(  # K = 1: one trial, alone
-                w,
-                submission,
-                [jobs[i]["hparams"] for i in group],
-                [jobs[i]["seed"] for i in group],
-                max_steps=first["max_steps"],
-                output_dirs=[folders[i] for i in group],
-                mesh=mesh,
-                size=k,
-            )
-            done.update(zip(group, out, strict=True))
-            remaining = [i for i in remaining if i not in done]
-            bar.update(len(group))
-        results += [done[i] for i in range(len(jobs))]
+        jobs = plan_jobs(w, submission, **study)
+        chosen = plan or planning.requested_plan(w, submission, len(jobs), trials_per_step, workers)
+        run = _Study(w, submission, output, jobs, bar)
+        results += run.train(chosen, worker_index, study)
     bar.close()
-    for helper in helpers:  # each has only finished trials left to read back
-        if helper.wait() != 0:  # harmless: this process ran whatever it left
-            print(f"a tuning helper process exited with status {helper.returncode}")
     return results
 
 
-def start_helpers(workloads, submission, space, output, workers, ruleset, trials, studies, seed):
-    """Start ``workers - 1`` helper processes on the same study, where they can
-    rebuild it: registered workloads and a submission file. Else none."""
+class _Study:
+    """One workload's trials of a ruleset, trained by a plan."""
+
+    def __init__(self, workload, submission, output, jobs, bar):
+        self.workload, self.submission, self.jobs, self.bar = workload, submission, jobs, bar
+        self.output = output
+        self.folders = [
+            io.trial_dir(output, workload.name, trial=job["trial"], study=f"study_{job['study']}")
+            for job in jobs
+        ]
+        records.add_to_manifest(output, submission, self.folders)
+        self.done: dict[int, TrialResult] = {}
+
+    def train(self, chosen, worker_index: int, study: dict) -> list[TrialResult]:
+        """Every trial, by ``chosen`` (None: measured from the first trial)."""
+        jobs = self.jobs
+        start = worker_index * len(jobs) // max(chosen.workers if chosen else 1, 1)
+        remaining = [*range(start, len(jobs)), *range(start)]
+        if chosen is None:  # the first trial runs alone and measures the rest's plan
+            self.run(remaining[:1], planning.Plan(why="alone: the study's first trial, measuring"))
+            rest = remaining[1:]
+            chosen = planning.measured_plan(
+                self.workload, self.submission, [jobs[i]["hparams"] for i in rest],
+                [jobs[i]["seed"] for i in rest], self.done[remaining[0]],
+            )  # fmt: skip
+        helpers = []
+        if worker_index == 0 and chosen.workers > 1:
+            helpers = start_helpers([self.workload], self.submission, self.output, chosen, study)
+        while remaining := [i for i in remaining if i not in self.done]:
+            # Trials another process is running now come last (then they are read back).
+            free = [i for i in remaining if not records.busy(self.folders[i])] or remaining
+            self.run(free[: chosen.trials_per_step], chosen)
+        for helper in helpers:  # each has only finished trials left to read back
+            if helper.wait() != 0:  # harmless: this process ran whatever it left
+                print(f"a tuning helper process exited with status {helper.returncode}")
+        return [self.done[i] for i in range(len(jobs))]
+
+    def run(self, group: list[int], how: planning.Plan) -> None:
+        jobs, first = self.jobs, self.jobs[group[0]]
+        self.bar.set_postfix_str(
+            f"{self.workload.name} study {first['study']} trial {first['trial']}"
+        )
+        out = loop.run_trials(  # K = 1: one trial, alone
+            self.workload,
+            self.submission,
+            [jobs[i]["hparams"] for i in group],
+            [jobs[i]["seed"] for i in group],
+            max_steps=first["max_steps"],
+            output_dirs=[self.folders[i] for i in group],
+            mesh=how.mesh,
+            size=how.trials_per_step,
+            plan=how.to_json(),
+        )
+        self.done.update(zip(group, out, strict=True))
+        self.bar.update(len(group))
+
+
+def start_helpers(workloads, submission, output, plan: planning.Plan, study: dict):
+    """Start ``plan.workers - 1`` helper processes on the same study, where they
+    can rebuild it: registered workloads and a submission file. Else none."""
     import subprocess
     import sys
 
@@ -163,11 +188,12 @@ def start_helpers(workloads, submission, space, output, workers, ruleset, trials
 
     if any(WORKLOADS.get(w.name) != w for w in workloads) or submission.api is not None:
         return []
+    space = study["space"]
     if space is not None and not isinstance(space, str):
         space = json.dumps(space)
     job = dict(
-        workloads=[w.name for w in workloads], submission=submission.source, space=space,
-        output=output, workers=workers, ruleset=ruleset, trials=trials, studies=studies, seed=seed,
+        workloads=[w.name for w in workloads], submission=submission.source, output=output,
+        plan=plan.to_json(), **{**study, "space": space},
     )  # fmt: skip
     return [
         subprocess.Popen(
@@ -182,7 +208,7 @@ def start_helpers(workloads, submission, space, output, workers, ruleset, trials
             stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
         )
-        for i in range(1, workers)
+        for i in range(1, plan.workers)
     ]
 
 
@@ -208,8 +234,8 @@ def _helper(job: dict) -> None:
     tune(
         [get_workload(n) for n in job["workloads"]], load_submission(job["submission"]), space,
         output=job["output"], ruleset=job["ruleset"], trials=job["trials"],
-        studies=job["studies"], seed=job["seed"], progress=False, trials_per_step=1,
-        workers=job["workers"], worker_index=job["worker_index"],
+        studies=job["studies"], seed=job["seed"], progress=False,
+        worker_index=job["worker_index"], plan=planning.Plan.from_json(job["plan"]),
     )  # fmt: skip
 
 

@@ -48,9 +48,12 @@ def test_the_main_job_is_reported_against_its_goals():
     report["main_job"] = {
         "trials": 90, "wall": 200.0, "training": 100.0, "evaluation": 30.0,
         "compilation": 40.0, "rest": 30.0,
+        "workloads": {"digits_logreg": {"training": 4.0, "evaluation": 1.0, "compilation": 2.0,
+                                        "plan": "3 processes: why", "cores_busy": 1.25}},
     }  # fmt: skip
     text = speed_report.markdown(report)
     assert "90 trials in 200 s" in text and "(30% of training)" in text
+    assert "| digits_logreg | 4.0 | 1.0 (25%) | 2.0 | 1.25 | 3 processes: why |" in text
     assert "Wall time over summed training time: 2.00 (goal at most 1.3: **missed**)" in text
     assert "At most 300 s on this cpu: **met**" in text
 

@@ -218,7 +218,7 @@ def test_booleans_strings_and_integers_reach_an_api_file_as_they_are(tmp_path):
     }
     path = tmp_path / "space.json"
     path.write_text(json.dumps(space))
-    jobs = tuning.plan(_small(), sub, str(path), trials=4, studies=1)
+    jobs = tuning.plan_jobs(_small(), sub, str(path), trials=4, studies=1)
     assert {type(j["hparams"]["nesterov"]) for j in jobs} == {bool}
     assert {j["hparams"]["style"] for j in jobs} <= {"plain", "reduced"}
     sub.api.SEEN.clear()

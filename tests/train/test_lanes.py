@@ -138,7 +138,7 @@ def test_vmapped_sweep_records_match(tmp_path, nadamw):
         )
 
 
-def test_plan_runs_one_trial_at_a_time_on_one_cpu(nadamw):
+def test_unmeasured_plan_runs_one_trial_at_a_time_on_one_cpu(nadamw):
     w = WORKLOADS["digits_logreg"]
     assert planning.plan(w, nadamw, 10) == (1, None)
     assert planning.plan(w, nadamw, 10, requested=4) == (4, None)
@@ -243,3 +243,56 @@ def test_vmapped_trials_resume_from_checkpoints_with_the_same_numbers(tmp_path, 
         assert a.preemption_count == 1 and b.preemption_count == 0
         assert (a.status, a.steps, a.final) == (b.status, b.steps, b.final)
         np.testing.assert_array_equal(curve(a), curve(b))
+
+
+def _first(busy: float, seconds: float = 1.0):
+    """A study's first trial as the planner sees it: 3000 steps in ``seconds``, ``busy`` cores."""
+    import types
+
+    return types.SimpleNamespace(
+        steps=3000, submission_time_sec=seconds, cores_busy=busy, plan=None, compile_time_sec=0.0
+    )
+
+
+def test_measured_plan_uses_idle_cores_for_processes_and_not_busy_ones(monkeypatch, nadamw):
+    w = fresh("digits_logreg", step_hint=300_000)  # 100 s of training per trial alone
+    points, seeds = [{"learning_rate": 1e-3 * (i + 1)} for i in range(8)], list(range(8))
+    run_trial(w, nadamw, points[0], seed=0, max_steps=10)  # compiles the single program
+    monkeypatch.setattr(planning, "LANES_PAYBACK", 1e9)  # no lanes: processes or one
+    monkeypatch.setattr(planning, "cores", lambda: 16)
+    idle = planning.measured_plan(w, nadamw, points, seeds, _first(busy=2.0))
+    assert (idle.trials_per_step, idle.workers) == (1, 8)  # 8 trials; 16 cores hold 8 of them
+    assert idle.measured["cores_busy"] == 2.0 and "processes" in idle.why
+    monkeypatch.setattr(planning, "cores", lambda: 2)
+    busy = planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.9))
+    assert (busy.trials_per_step, busy.workers) == (1, 1)
+    monkeypatch.setattr(planning, "cores", lambda: 16)
+    fast = planning.measured_plan(w, nadamw, points, seeds, _first(busy=2.0, seconds=1e-3))
+    assert fast.workers == 1  # 0.8 s of training left: a worker would not pay its start
+
+
+def test_measured_plan_times_lanes_and_keeps_them_only_if_faster(monkeypatch, nadamw):
+    w = fresh("digits_logreg", step_hint=3000)
+    points, seeds = [{"learning_rate": 1e-3 * (i + 1)} for i in range(4)], list(range(4))
+    run_trial(w, nadamw, points[0], seed=0, max_steps=10)
+    monkeypatch.setattr(planning, "LANES_PAYBACK", 0.0)
+    monkeypatch.setattr(planning, "cores", lambda: 2)  # no idle core: no processes
+    chosen = planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.9))
+    gain = chosen.measured["lanes_gain"]
+    assert chosen.measured["lanes"] == 4 and gain > 0
+    expected = 4 if gain >= planning.MIN_GAIN else 1
+    assert chosen.trials_per_step == expected and chosen.workers == 1
+
+
+def test_a_study_records_its_measured_plan(tmp_path, nadamw):
+    w = fresh("digits_logreg", step_hint=100, eval_every=50)
+    space = {"learning_rate": {"min": 1e-3, "max": 3e-2, "scaling": "log"}}
+    results = tuning.tune([w], nadamw, space, output=str(tmp_path), trials=3, studies=1,
+                          progress=False)  # fmt: skip
+    assert "first trial" in results[0].plan["why"] and results[0].plan["measured"] == {}
+    later = results[1].plan
+    assert later["measured"]["cores_busy"] == pytest.approx(results[0].cores_busy, rel=1e-3)
+    assert later["trials_per_step"] == results[1].trials_per_step
+    stored = io.read_json(os.path.join(str(tmp_path), "study_0", f"{w.name}_jax", "trial_3",
+                                       io.RESULT_FILE))  # fmt: skip
+    assert stored["plan"] == later and stored["cores_busy"] > 0
