@@ -21,6 +21,7 @@ import jax
 
 from algoperf_lite.core.errors import UserError
 from algoperf_lite.core.spec import Submission, Workload
+from algoperf_lite.train.group import Group, traced_names
 from algoperf_lite.train.loop import run_trial, run_trials
 from algoperf_lite.train.program import compiled_program, step_bytes, trial_mesh, vector_program
 
@@ -122,8 +123,8 @@ def measured_plan(workload, submission, points, seeds, first) -> Plan:
     accelerator = jax.default_backend() != "cpu"
     bound = MAX_TRIALS_PER_STEP if accelerator else cores() / busy
     if study_seconds * (1 - 1 / bound) > LANES_PAYBACK * compile_seconds:
-        k, gain, compile_seconds = _lanes_gain(workload, submission, points, seeds, rate)
-        measured.update(lanes=k, lanes_gain=gain, lanes_compile_seconds=compile_seconds)
+        k, gain, lanes_compile = _lanes_gain(workload, submission, points, seeds, rate)
+        measured.update(lanes=k, lanes_gain=gain, lanes_compile_seconds=lanes_compile)
         gains["lanes"] = gain
     best = max(gains, key=gains.get)
     if best == "one" or gains[best] < MIN_GAIN:
@@ -138,8 +139,6 @@ def measured_plan(workload, submission, points, seeds, first) -> Plan:
 
 def _compile_seconds(workload, submission, hp) -> float:
     """What compiling one trial's program took (it is cached by now)."""
-    from algoperf_lite.train.group import traced_names
-
     names = traced_names(hp)
     program, _ = compiled_program(workload, submission, names, submission.batch_size(workload))
     return program.compile_seconds
@@ -152,9 +151,8 @@ def _mesh_for(k: int):
 
 def _lanes_gain(workload, submission, points, seeds, rate: float) -> tuple[int, float, float]:
     """(K, trial-steps per second of K vmapped lanes over one trial's, seconds
-    compiling them): a burst of about ``BURST_SECONDS`` of the vmapped step."""
-    from algoperf_lite.train.group import Group  # the group builds on the programs
-
+    compiling them), both timed alike: bursts of about ``BURST_SECONDS`` of the
+    step, one trial's (already compiled) and the vmapped one's."""
     if jax.default_backend() == "cpu" and jax.local_device_count() == 1:
         k, mesh = min(len(points), MAX_TRIALS_PER_STEP), None  # host memory: no halving
     else:
@@ -162,17 +160,23 @@ def _lanes_gain(workload, submission, points, seeds, rate: float) -> tuple[int, 
     if k < 2:
         return k, 1.0, 0.0
     hps = [submission.resolve_hparams(p) for p in points[:k]]
-    group = Group.build(workload, submission, hps, list(seeds[:k]), True, None, mesh, k)
-    if group.state is None:  # out of memory
+    alone = Group.build(workload, submission, hps[:1], list(seeds[:1]), False, None, None, 1)
+    lanes = Group.build(workload, submission, hps, list(seeds[:k]), True, None, mesh, k)
+    if lanes.state is None:  # out of memory
         return k, 0.0, 0.0
     n = max(10, int(BURST_SECONDS * rate / k))
-    state, _ = group.advance(group.state, 0, 10)  # warm
+    gain = k * _steps_per_second(lanes, n) / _steps_per_second(alone, n)
+    return k, gain, lanes.compile_seconds if lanes.compiled else 0.0
+
+
+def _steps_per_second(group: Group, n: int) -> float:
+    """Steps per second of ``n`` steps of ``group`` from its fresh state, after a warm-up."""
+    state, _ = group.advance(group.state, 0, 10)
     jax.block_until_ready(state)
     tic = time.perf_counter()
     state, _ = group.advance(state, 10, 10 + n)
     jax.block_until_ready(state)
-    lanes_rate = k * n / (time.perf_counter() - tic)
-    return k, lanes_rate / rate, group.compile_seconds if group.compiled else 0.0
+    return n / (time.perf_counter() - tic)
 
 
 def plan(

@@ -16,6 +16,7 @@ command skips finished trials, so a killed study resumes where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -149,6 +150,9 @@ class _Study:
         helpers = []
         if worker_index == 0 and chosen.workers > 1:
             helpers = start_helpers([self.workload], self.submission, self.output, chosen, study)
+            if not helpers:  # said in the results: one process trained them all
+                why = f"{chosen.why}; no helper can rebuild this study, so one process"
+                chosen = dataclasses.replace(chosen, workers=1, why=why)
         while remaining := [i for i in remaining if i not in self.done]:
             # Trials another process is running now come last (then they are read back).
             free = [i for i in remaining if not records.busy(self.folders[i])] or remaining
@@ -163,7 +167,7 @@ class _Study:
         self.bar.set_postfix_str(
             f"{self.workload.name} study {first['study']} trial {first['trial']}"
         )
-        out = loop.run_trials(  # K = 1: one trial, alone
+        out = loop.run_trials(  # trials_per_step 1: one trial, alone
             self.workload,
             self.submission,
             [jobs[i]["hparams"] for i in group],

@@ -296,3 +296,12 @@ def test_a_study_records_its_measured_plan(tmp_path, nadamw):
     stored = io.read_json(os.path.join(str(tmp_path), "study_0", f"{w.name}_jax", "trial_3",
                                        io.RESULT_FILE))  # fmt: skip
     assert stored["plan"] == later and stored["cores_busy"] > 0
+
+
+def test_workers_no_helper_can_rebuild_are_recorded_as_one_process(tmp_path, nadamw):
+    w = fresh("digits_logreg", step_hint=60, eval_every=30)  # not registered: no helper
+    space = {"learning_rate": {"min": 1e-3, "max": 3e-2, "scaling": "log"}}
+    results = tuning.tune([w], nadamw, space, output=str(tmp_path), trials=2, studies=1,
+                          progress=False, workers=2)  # fmt: skip
+    assert [r.plan["workers"] for r in results] == [1, 1]
+    assert all("no helper" in r.plan["why"] for r in results)
