@@ -168,7 +168,7 @@ def _main_job(report: dict) -> list[str]:
         "on the offline suite",
         "",
         f"- {job['trials']} trials in {job['wall']:.0f} s of wall time, in a fresh "
-        "process with a cold compilation cache: training "
+        "process with a cold compilation cache (the offline data generated already): training "
         f"{job['training']:.0f} s, evaluation {job['evaluation']:.0f} s "
         f"({job['evaluation'] / job['training']:.0%} of training), compilation "
         f"{job['compilation']:.0f} s, the rest (start-up, data, planning, writing, "

@@ -38,7 +38,8 @@ STEP_NAMES = ("step", "steps")
 # One cache root for the project: generated datasets (workloads/_cache.py) and,
 # under jax/, compiled programs.
 CACHE_ENV = "ALGOPERF_LITE_CACHE"
-COMPILE_CACHE_ENV = "ALGOPERF_LITE_COMPILE_CACHE"  # "off" turns compiled programs' cache off
+# "off" turns compiled programs' cache off; a folder puts it there.
+COMPILE_CACHE_ENV = "ALGOPERF_LITE_COMPILE_CACHE"
 
 
 def cache_root() -> str:
@@ -54,11 +55,13 @@ def use_persistent_cache(folder: str | None = None) -> str | None:
     ``make reproduce`` on this machine loads them instead of compiling again.
     The folder is ``folder``, else ``jax/`` under the cache root
     (``$ALGOPERF_LITE_CACHE``, or ``~/.cache/algoperf_lite``);
-    ``$ALGOPERF_LITE_COMPILE_CACHE=off`` turns it off. Compile time is still
-    measured and reported apart (a load from the cache is counted there too)."""
-    if folder is None and os.environ.get(COMPILE_CACHE_ENV) == "off":
+    ``$ALGOPERF_LITE_COMPILE_CACHE=off`` turns it off, and a folder there
+    moves it. Compile time is still measured and reported apart (a load from
+    the cache is counted there too)."""
+    chosen = os.environ.get(COMPILE_CACHE_ENV, "")
+    if folder is None and chosen == "off":
         return None
-    folder = folder or os.path.join(cache_root(), "jax")
+    folder = folder or chosen or os.path.join(cache_root(), "jax")
     os.makedirs(folder, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", folder)
     # Our programs are small: cache every one, however fast it compiled.

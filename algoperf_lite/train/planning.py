@@ -112,7 +112,7 @@ def measured_plan(workload, submission, points, seeds, first) -> Plan:
         "cores": cores(),
         "study_seconds_alone": study_seconds,
     }
-    compile_seconds = _compile_seconds(workload, submission, submission.resolve_hparams(points[0]))
+    compile_seconds = _compile_seconds(workload, submission, first.hparams)
     gains = {"one": 1.0}
     workers = min(remaining, int(cores() / max(busy, 1.0)))
     if workers > 1:
@@ -138,7 +138,8 @@ def measured_plan(workload, submission, points, seeds, first) -> Plan:
 
 
 def _compile_seconds(workload, submission, hp) -> float:
-    """What compiling one trial's program took (it is cached by now)."""
+    """What compiling the program of a trial with hyperparameters ``hp`` took
+    (the first trial's: cached by now, so nothing compiles here)."""
     names = traced_names(hp)
     program, _ = compiled_program(workload, submission, names, submission.batch_size(workload))
     return program.compile_seconds

@@ -30,3 +30,19 @@ def test_a_second_process_compiles_from_the_cache(tmp_path):
     warm, warm_loss = trial()
     assert warm_loss == cold_loss  # the same programs, so the same numbers
     assert warm < cold / 2  # on the 2-core CPU: 2.3 s against 12.9 s (50 steps)
+
+
+def test_the_compile_cache_folder_can_be_named_or_turned_off(tmp_path, monkeypatch):
+    import jax
+
+    from algoperf_lite.core import compiles
+
+    before = jax.config.jax_compilation_cache_dir
+    try:
+        monkeypatch.setenv(compiles.COMPILE_CACHE_ENV, str(tmp_path / "named"))
+        assert compiles.use_persistent_cache() == str(tmp_path / "named")
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "named")
+        monkeypatch.setenv(compiles.COMPILE_CACHE_ENV, "off")
+        assert compiles.use_persistent_cache() is None
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)

@@ -250,7 +250,11 @@ def _first(busy: float, seconds: float = 1.0):
     import types
 
     return types.SimpleNamespace(
-        steps=3000, submission_time_sec=seconds, cores_busy=busy, plan=None, compile_time_sec=0.0
+        steps=3000,
+        submission_time_sec=seconds,
+        cores_busy=busy,
+        plan=None,
+        hparams=load_submission("nadamw").resolve_hparams({"learning_rate": 1e-3}),
     )
 
 
