@@ -32,22 +32,27 @@ def performance_profiles(times: dict[str, dict[str, float]], max_tau: float = MA
     """taus and {submission: rho(tau)} over the union of workloads."""
     workloads = sorted(set().union(*(t.keys() for t in times.values())))
     table = np.array([[times[s].get(w, math.inf) for w in workloads] for s in times])
-    best = table.min(axis=0)
+    taus, rho = _profiles(table, max_tau)
+    return taus, dict(zip(times, rho, strict=True)), workloads
+
+
+def _profiles(table: np.ndarray, max_tau: float = MAX_TAU):
+    """taus and rho(tau) of a table of times [..., submission, workload]:
+    [..., submission, tau]."""
+    best = table.min(axis=-2, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratios = np.where(np.isfinite(best), table / best, math.inf)
     ratios = np.where(ratios > max_tau, math.inf, ratios)
     taus = np.linspace(1.0, max_tau, NUM_TAUS)
-    rho = {s: (ratios[i][None, :] <= taus[:, None]).mean(axis=1) for i, s in enumerate(times)}
-    return taus, rho, workloads
+    return taus, (ratios[..., None, :] <= taus[:, None]).mean(axis=-1)
 
 
 def benchmark_score(taus, rho) -> float:
-    return float(np.trapezoid(rho, taus) / (taus[-1] - taus[0]))
+    return float(_areas(taus, rho))
 
 
-def scores_of(times: dict[str, dict[str, float]]) -> dict[str, float]:
-    taus, profiles, _ = performance_profiles(times)
-    return {s: benchmark_score(taus, rho) for s, rho in profiles.items()}
+def _areas(taus, rho):
+    return np.trapezoid(rho, taus, axis=-1) / (taus[-1] - taus[0])
 
 
 BOOTSTRAP_DRAWS = 2000
@@ -67,23 +72,24 @@ def bootstrap_scores(
     rng = np.random.default_rng(seed)
     names = list(experiments)
     workloads = sorted(set().union(*(e.studies for e in experiments.values())))
-    out = {n: np.empty(draws) for n in names}
-    for d in range(draws):
-        picks: dict[int, np.ndarray] = {}  # number of studies -> drawn indices
-        times = {n: {} for n in names}
+    sizes = {  # per workload, its numbers of studies, in the order submissions show them
+        w: list(dict.fromkeys(len(s) for n in names if (s := experiments[n].studies.get(w))))
+        for w in workloads
+    }
+    picks = {(w, k): np.empty((draws, k), int) for w in workloads for k in sizes[w]}
+    for d in range(draws):  # drawn in this order, one draw after another
         for w in workloads:
-            picks.clear()
-            for n in names:
-                studies = experiments[n].studies.get(w)
-                if not studies:
-                    continue
-                k = len(studies)
-                if k not in picks:
-                    picks[k] = rng.integers(0, k, size=k)
-                times[n][w] = float(np.median(np.asarray(studies)[picks[k]]))
-        for n, value in scores_of(times).items():
-            out[n][d] = value
-    return out
+            for k in sizes[w]:
+                picks[w, k][d] = rng.integers(0, k, size=k)
+    table = np.full((draws, len(names), len(workloads)), math.inf)
+    for i, n in enumerate(names):
+        for j, w in enumerate(workloads):
+            studies = experiments[n].studies.get(w)
+            if studies:
+                drawn = np.asarray(studies, float)[picks[w, len(studies)]]
+                table[:, i, j] = np.median(drawn, axis=1)
+    scores = _areas(*_profiles(table))
+    return {n: scores[:, i] for i, n in enumerate(names)}
 
 
 def interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:

@@ -6,6 +6,7 @@ import numpy as np
 
 from algoperf_lite.bench.speed import (
     CLI_GOALS,
+    EARLIER,
     MAIN_JOB_RATIO,
     MAIN_JOB_SECONDS,
     REFERENCE,
@@ -157,45 +158,81 @@ def _vmap_and_memory(report: dict) -> list[str]:
     return lines
 
 
+RUNS = {
+    "first_run": "first run on this machine (cold cache)",
+    "new_submission": f"a new submission (the cache {EARLIER} left)",
+}
+
+
 def _main_job(report: dict) -> list[str]:
-    m, lines = report["machine"], []
-    job = report["main_job"]
-    ratio = job["wall"] / job["training"]
+    m, jobs = report["machine"], report["main_job"]
+    job = jobs["new_submission"]
     goal = MAIN_JOB_SECONDS.get(m["backend"])
-    lines += [
+    lines = [
         "",
         f"## The main job: `benchmark` of a new submission ({REFERENCE}, renamed) "
         "on the offline suite",
         "",
-        f"- {job['trials']} trials in {job['wall']:.0f} s of wall time, in a fresh "
-        "process with a cold compilation cache (the offline data generated already): training "
-        f"{job['training']:.0f} s, evaluation {job['evaluation']:.0f} s "
-        f"({job['evaluation'] / job['training']:.0%} of training), compilation "
-        f"{job['compilation']:.0f} s, the rest (start-up, data, planning, writing, "
-        f"scoring) {job['rest']:.0f} s.",
-        f"- Wall time over summed training time: {ratio:.2f} (goal at most "
-        f"{MAIN_JOB_RATIO}: **{'met' if ratio <= MAIN_JOB_RATIO else 'missed'}**).",
+        "Each run in a fresh process, the offline data generated already. The first "
+        "starts with an empty compilation cache; the second with the cache that an "
+        f"earlier run of another submission ({EARLIER}, one step on each workload) "
+        "left: the workloads' own programs (a trial's start and its evaluation), "
+        "none of the new submission's.",
+        "",
+        "| run | trials | wall (s) | training (s) | evaluation (s, share) | compilation (s) "
+        "| rest (s) | wall / training | wall / (training + evaluation) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, label in RUNS.items():
+        run = jobs[name]
+        lines.append(
+            f"| {label} | {run['trials']} | {run['wall']:.0f} | {run['training']:.0f} | "
+            f"{run['evaluation']:.0f} ({run['evaluation'] / run['training']:.0%}) | "
+            f"{run['compilation']:.0f} | {run['rest']:.0f} | "
+            f"{run['wall'] / run['training']:.2f} | "
+            f"{run['wall'] / (run['training'] + run['evaluation']):.2f} |"
+        )
+    ratio = job["wall"] / job["training"]
+    required = job["wall"] / (job["training"] + job["evaluation"])
+    lines += [
+        "",
+        "The rest: start-up, data, planning, writing and scoring. Goals, for a new submission:",
+        "",
+        f"- Wall time over summed training time at most {MAIN_JOB_RATIO}: {ratio:.2f}, "
+        f"**{_verdict(ratio <= MAIN_JOB_RATIO)}**. Evaluation alone is "
+        f"{job['evaluation'] / job['training']:.0%} of training: its volume (cadence, "
+        "splits and their sizes) is the workloads', fixed with their targets.",
+        f"- Our reading of that goal, with evaluation counted as work the rules require: "
+        f"wall time over training plus evaluation at most {MAIN_JOB_RATIO}: "
+        f"{required:.2f}, **{_verdict(required <= MAIN_JOB_RATIO)}**.",
     ]
     if goal is not None:
-        verdict = "met" if job["wall"] <= goal else "missed"
-        lines.append(f"- At most {goal} s on this {m['backend']}: **{verdict}**.")
-    if "workloads" in job:
-        lines += [
-            "",
-            "Per workload (summed over its trials), and the plan its first trial measured:",
-            "",
-            "| workload | training (s) | evaluation (s, share) | compilation (s) | cores busy "
-            "| plan |",
-            "|---|---|---|---|---|---|",
-        ]
-        for name, row in job["workloads"].items():
-            share = row["evaluation"] / row["training"] if row["training"] else float("nan")
-            busy = f"{row['cores_busy']:.2f}" if "cores_busy" in row else ""
-            lines.append(
-                f"| {name} | {row['training']:.1f} | {row['evaluation']:.1f} ({share:.0%}) | "
-                f"{row['compilation']:.1f} | {busy} | {row.get('plan', '')} |"
-            )
+        lines.append(
+            f"- At most {goal} s on this {m['backend']}: {job['wall']:.0f} s, "
+            f"**{_verdict(job['wall'] <= goal)}**."
+        )
+    lines += [
+        "",
+        "Per workload (summed over its trials), and the plan its first trial measured:",
+        "",
+        "| workload | training (s) | evaluation (s, share) | compilation (s): first run "
+        "/ new submission | cores busy | plan |",
+        "|---|---|---|---|---|---|",
+    ]
+    cold = jobs["first_run"]["workloads"]
+    for name, row in job["workloads"].items():
+        share = row["evaluation"] / row["training"] if row["training"] else float("nan")
+        busy = f"{row['cores_busy']:.2f}" if "cores_busy" in row else ""
+        first = cold.get(name, {}).get("compilation", float("nan"))
+        lines.append(
+            f"| {name} | {row['training']:.1f} | {row['evaluation']:.1f} ({share:.0%}) | "
+            f"{first:.1f} / {row['compilation']:.1f} | {busy} | {row.get('plan', '')} |"
+        )
     return lines
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "missed"
 
 
 def _notes(report, slow, fast, k16) -> list[str]:

@@ -9,6 +9,7 @@ last: a trial directory without it is unfinished, never half-read.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -45,15 +46,18 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write via a temporary file in the same folder and rename over ``path``."""
+def write_atomic(path: str, text: str, durable: bool = True) -> None:
+    """Write via a temporary file in the same folder and rename over ``path``
+    (a crash leaves the old file or the new, never part of one); ``durable``
+    also waits for the disk, so that the new file survives the machine's crash."""
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
     except BaseException:
@@ -66,7 +70,7 @@ def write_json(path: str, obj) -> None:
     write_atomic(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
-def write_csv(path: str, rows: list[dict]) -> None:
+def write_csv(path: str, rows: list[dict], durable: bool = True) -> None:
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
@@ -74,7 +78,7 @@ def write_csv(path: str, rows: list[dict]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    write_atomic(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue(), durable)
 
 
 def read_json(path: str):
@@ -117,8 +121,8 @@ def machine_details() -> dict:
     }
 
 
-def versions() -> dict[str, str]:
-    """Package versions and machine, recorded with every result."""
+@functools.cache
+def _versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "machine": platform.machine()}
     for package in ("jax", "jaxlib", "flax", "optax", "numpy"):
         try:
@@ -126,3 +130,8 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[package] = "missing"
     return out
+
+
+def versions() -> dict[str, str]:
+    """Package versions and machine, recorded with every result."""
+    return dict(_versions())

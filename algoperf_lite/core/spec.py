@@ -270,6 +270,15 @@ class _CodeOnly(ast.NodeTransformer):
         return node
 
 
+def _code(text: str) -> str:
+    return ast.dump(_CodeOnly().visit(ast.parse(text)))
+
+
+@functools.lru_cache(maxsize=256)
+def _code_of(path: str, mtime_ns: int, size: int) -> str:
+    return _code(_read(path))
+
+
 def definition_hash(workload: Workload, read: Callable[[str], str] = _read) -> str:
     """16 hex digits of what ``workload`` computes: the code of its model's and
     data's modules (their syntax tree without imports, docstrings, comments or
@@ -277,8 +286,11 @@ def definition_hash(workload: Workload, read: Callable[[str], str] = _read) -> s
     ``read`` gives a file's text (e.g. as it was at an earlier commit)."""
     digest = hashlib.sha256()
     for path in source_files(workload):
-        tree = _CodeOnly().visit(ast.parse(read(path)))
-        digest.update(ast.dump(tree).encode())
+        if read is _read:  # parsed once per version of the file
+            stat = os.stat(path)
+            digest.update(_code_of(path, stat.st_mtime_ns, stat.st_size).encode())
+        else:
+            digest.update(_code(read(path)).encode())
     fields = (
         workload.name,
         workload.batch_size,

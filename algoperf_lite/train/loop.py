@@ -359,7 +359,10 @@ class _Run:
             folder = self.lanes[i].output_dir
             if folder is not None and books["stopped_by"] is None:
                 tic = time.perf_counter()
-                io.write_csv(os.path.join(folder, io.MEASUREMENTS_FILE), books["rows"])
+                # A running trial's log: rewritten at every evaluation, so not
+                # waited onto the disk (its finished version is).
+                path = os.path.join(folder, io.MEASUREMENTS_FILE)
+                io.write_csv(path, books["rows"], durable=False)
                 books["accumulated_logging_time"] += time.perf_counter() - tic
 
     def maybe_checkpoint(self) -> None:

@@ -134,25 +134,54 @@ def compiled_program(
                 f"use a multiple of {mesh.size}"
             )
         batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
-    init, step, evaluate = trial_functions(workload, submission, batch_size, len(x), batch_sharding)
+    functions = trial_functions(workload, submission, batch_size, len(x), batch_sharding)
     hp = {k: jax.ShapeDtypeStruct((), jnp.float32) for k in hparam_names}
-    seed_key = jax.ShapeDtypeStruct((2,), jnp.uint32)
-    sample = jax.ShapeDtypeStruct((batch_size, *x.shape[1:]), x.dtype)
     # Data parallel: everything but the batch is replicated on the mesh's devices.
     place = {}
     if mesh is not None:
         everywhere = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
         place = dict(in_shardings=everywhere, out_shardings=everywhere)
-    start = time.perf_counter()
-    init_c = jax.jit(init, **place).lower(seed_key, hp, sample).compile()
-    state = jax.eval_shape(init, seed_key, hp, sample)
-    step_c, steps_c = training_programs(step, (state, hp, x, y), fuse, place, place)
-    xs, ys, mask = data.eval_sets["validation"]
-    eval_c = jax.jit(evaluate, **place).lower(state.params, state.model_state, xs, ys, mask)
-    eval_c = eval_c.compile()
-    program = Program(init_c, step_c, eval_c, time.perf_counter() - start, steps_c, mesh)
+    tic = time.perf_counter()
+    start, evaluate = workload_programs(workload, functions, data, mesh, place)
+    started = start.out_info
+    with_optimizer = jax.jit(functions.with_optimizer, donate_argnums=0, **place)
+    with_optimizer = with_optimizer.lower(started, hp).compile()
+    state = jax.eval_shape(functions.with_optimizer, started, hp)
+    step_c, steps_c = training_programs(functions.step, (state, hp, x, y), fuse, place, place)
+    init = _chained(start, with_optimizer)
+    program = Program(init, step_c, evaluate, time.perf_counter() - tic, steps_c, mesh)
     _PROGRAMS[key] = program
     return program, True
+
+
+_WORKLOAD_PROGRAMS: dict[tuple, tuple] = {}
+
+
+def workload_programs(workload: Workload, functions, data: DeviceData, mesh, place) -> tuple:
+    """The compiled ``start`` (a trial's first state but for its optimizer) and
+    ``evaluate``: they depend on the workload alone, so every submission
+    shares them (in this process, and through the persistent compilation
+    cache across processes)."""
+    key = (workload, mesh)
+    if key not in _WORKLOAD_PROGRAMS:
+        x = data.train[0]
+        seed_key = jax.ShapeDtypeStruct((2,), jnp.uint32)
+        # One example: the weights do not depend on the batch size.
+        sample = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
+        start = jax.jit(functions.start, **place).lower(seed_key, sample).compile()
+        first = start.out_info
+        xs, ys, mask = data.eval_sets["validation"]
+        evaluate = jax.jit(functions.evaluate, **place)
+        evaluate = evaluate.lower(first.params, first.model_state, xs, ys, mask).compile()
+        _WORKLOAD_PROGRAMS[key] = start, evaluate
+    return _WORKLOAD_PROGRAMS[key]
+
+
+def _chained(start, with_optimizer):
+    def init(seed_key, hparams, sample_x):
+        return with_optimizer(start(seed_key, sample_x[:1]), hparams)
+
+    return init
 
 
 @dataclasses.dataclass
@@ -192,15 +221,16 @@ def vector_program(
     submission.check_optimizer(hparam_names, workload.step_hint)
     data = device_data(workload)
     x, y = data.train
-    init, step, evaluate = trial_functions(workload, submission, batch_size, len(x))
+    functions = trial_functions(workload, submission, batch_size, len(x))
     # The trials of a group move in lockstep: one shared step counter keeps the
     # once-per-epoch shuffle a real branch (a per-trial counter would turn it
     # into a select that shuffles every step).
     lanes = TrialState(*[0] * len(dataclasses.fields(TrialState)))
     lanes = lanes.replace(step=None)
-    v_init = jax.vmap(init, in_axes=(0, 0, None), out_axes=lanes)
-    v_step = jax.vmap(step, in_axes=(lanes, 0, None, None), out_axes=(lanes, 0))
-    v_eval = jax.vmap(evaluate, in_axes=(0, 0, None, None, None))
+    v_start = jax.vmap(functions.start, in_axes=(0, None), out_axes=lanes)
+    v_with_optimizer = jax.vmap(functions.with_optimizer, in_axes=(lanes, 0), out_axes=lanes)
+    v_step = jax.vmap(functions.step, in_axes=(lanes, 0, None, None), out_axes=(lanes, 0))
+    v_eval = jax.vmap(functions.evaluate, in_axes=(0, 0, None, None, None))
     sharding, state_sharding = None, None
     if mesh is not None:
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("trials"))
@@ -210,21 +240,27 @@ def vector_program(
         )
     hp = {k: jax.ShapeDtypeStruct((size,), jnp.float32, sharding=sharding) for k in hparam_names}
     keys = jax.ShapeDtypeStruct((size, 2), jnp.uint32, sharding=sharding)
-    sample = jax.ShapeDtypeStruct((batch_size, *x.shape[1:]), x.dtype)
+    sample = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
 
     def placed(outputs):
         return {} if mesh is None else dict(out_shardings=outputs)
 
-    start = time.perf_counter()
-    init_c = jax.jit(v_init, **placed(state_sharding)).lower(keys, hp, sample).compile()
-    state = jax.eval_shape(v_init, keys, hp, sample)
-    if mesh is not None:  # every leaf along the trial axis but the shared (scalar) counter
-        state = jax.tree.map(
+    def laid_out(shapes):  # every leaf along the trial axis but the shared (scalar) counter
+        if mesh is None:
+            return shapes
+        return jax.tree.map(
             lambda a: jax.ShapeDtypeStruct(
                 a.shape, a.dtype, sharding=sharding if a.shape else everywhere
             ),
-            state,
+            shapes,
         )
+
+    tic = time.perf_counter()
+    start, _ = workload_programs(workload, functions, data, None, {})
+    started = laid_out(jax.eval_shape(v_start, keys, sample))
+    with_optimizer = jax.jit(v_with_optimizer, **placed(state_sharding))
+    with_optimizer = with_optimizer.lower(started, hp).compile()
+    state = laid_out(jax.eval_shape(v_with_optimizer, started, hp))
     step_c, steps_c = training_programs(
         v_step,
         (state, hp, x, y),
@@ -235,11 +271,26 @@ def vector_program(
     xs, ys, mask = data.eval_sets["validation"]
     eval_c = jax.jit(v_eval, **placed(sharding))
     eval_c = eval_c.lower(state.params, state.model_state, xs, ys, mask).compile()
+    init = _lane_starts(start, with_optimizer, state_sharding)
     program = VectorProgram(
-        init_c, step_c, eval_c, time.perf_counter() - start, size, steps_c, sharding
+        init, step_c, eval_c, time.perf_counter() - tic, size, steps_c, sharding
     )
     _PROGRAMS[key] = program
     return program, True
+
+
+def _lane_starts(start, with_optimizer, sharding):
+    """A group's first state: each lane's start by the one-trial program (so a
+    lane starts exactly as its trial alone does, and nothing new compiles),
+    stacked on the host, then the lanes' optimizer states, vmapped."""
+
+    def init(seed_keys, hparams, sample_x):
+        starts = [jax.device_get(start(key, sample_x[:1])) for key in np.asarray(seed_keys)]
+        state = jax.tree.map(lambda *a: np.stack(a), *starts)
+        state = state.replace(step=starts[0].step)
+        return with_optimizer(jax.device_put(state, sharding), hparams)
+
+    return init
 
 
 def step_bytes(program: VectorProgram) -> int:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax
 import jax
@@ -42,6 +42,14 @@ def _apply(model, params, model_state, x, *, train, dropout_rate, rng):
     return model.apply(variables, x, **kwargs), model_state
 
 
+class TrialFunctions(NamedTuple):
+    init: Any  # (seed_key, hparams, sample_x) -> TrialState
+    step: Any  # (state, hparams, x, y) -> (state, loss)
+    evaluate: Any  # (params, model_state, xs, ys, mask) -> {metric: mean}
+    start: Any  # init's workload part, see ``init_functions``
+    with_optimizer: Any  # init's submission part
+
+
 def trial_functions(
     workload: Workload,
     submission: Submission,
@@ -49,8 +57,8 @@ def trial_functions(
     num_train: int,
     batch_sharding=None,
 ):
-    """``init(seed_key, hparams)``, ``step(state, hparams, x, y)`` and
-    ``evaluate(params, model_state, xs, ys, mask)`` for one workload and submission.
+    """``init``, ``step`` and ``evaluate`` (see ``TrialFunctions``) for one
+    workload and submission.
 
     With ``batch_sharding`` (data parallelism) each step's batch is laid out
     across the devices and XLA partitions the step: the state stays
@@ -67,7 +75,7 @@ def trial_functions(
     def shuffle(data_key, epoch):
         return jax.random.permutation(jax.random.fold_in(data_key, epoch), num_train)
 
-    init = init_function(workload, submission, model, shuffle)
+    start, with_optimizer, init = init_functions(workload, submission, model, shuffle)
 
     def step(state: TrialState, hparams, x, y):
         epoch, position = jnp.divmod(state.step, steps_per_epoch)
@@ -113,32 +121,43 @@ def trial_functions(
         )
         return new_state, loss
 
-    return init, step, evaluation_function(workload, model)
+    return TrialFunctions(init, step, evaluation_function(workload, model), start, with_optimizer)
 
 
-def init_function(workload: Workload, submission: Submission, model, shuffle):
-    """``init(seed_key, hparams, sample_x)``: a trial's first state. The seed
-    splits into three streams: initial weights, dropout and data order."""
+def init_functions(workload: Workload, submission: Submission, model, shuffle):
+    """A trial's first state in two parts. ``start(seed_key, sample_x)``: the
+    workload's part (weights, model state, random streams, first epoch's
+    order), the same program for every submission, so it compiles once per
+    workload and loads from the persistent cache for a new submission;
+    ``with_optimizer(state, hparams)``: the submission's optimizer state.
+    ``init(seed_key, hparams, sample_x)`` is both. The seed splits into three
+    streams: initial weights, dropout and data order."""
     step_hint = workload.step_hint
 
-    def init(seed_key, hparams, sample_x):
+    def start(seed_key, sample_x):
         init_key, dropout_key, data_key = jax.random.split(seed_key, 3)
         variables = model.init({"params": init_key}, sample_x, train=False)
         variables = flax.core.unfreeze(variables)
         params = variables.pop("params")
-        opt_state = submission.make_optimizer(hparams, step_hint).init(params)
         return TrialState(
             order=shuffle(data_key, 0),
             step=jnp.zeros([], jnp.int32),
             params=params,
-            opt_state=opt_state,
+            opt_state=None,
             model_state=variables,
             rng=dropout_key,
             data_rng=data_key,
             nonfinite=jnp.zeros([], bool),
         )
 
-    return init
+    def with_optimizer(state, hparams):
+        optimizer = submission.make_optimizer(hparams, step_hint)
+        return state.replace(opt_state=optimizer.init(state.params))
+
+    def init(seed_key, hparams, sample_x):
+        return with_optimizer(start(seed_key, sample_x), hparams)
+
+    return start, with_optimizer, init
 
 
 def evaluation_function(workload: Workload, model):

@@ -35,6 +35,35 @@ def curve(result, column="train/loss"):
     return np.array([row[column] for row in result.rows])
 
 
+@pytest.mark.parametrize("name", ["mnist1d_mlp", "digits_cnn"])
+def test_lanes_start_exactly_as_their_trials_alone(name, nadamw):
+    from algoperf_lite.train.group import Group
+
+    workload = fresh(name)
+    hps = [nadamw.resolve_hparams(p) for p in POINTS]
+    lanes = Group.build(workload, nadamw, hps, SEEDS, True, None, None, len(hps))
+    for i, (hp, seed) in enumerate(zip(hps, SEEDS, strict=True)):
+        alone = Group.build(workload, nadamw, [hp], [seed], False, None, None, 1)
+        lane = jax.tree.leaves(lanes.lane_state(lanes.state, i))
+        assert len(lane) == len(jax.tree.leaves(alone.state))
+        for a, b in zip(lane, jax.tree.leaves(alone.state), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_submissions_share_the_workloads_programs(nadamw):
+    """A trial's start and evaluation compile once per workload, not per submission."""
+    workload = fresh("mnist1d_mlp")
+    adamw = load_submission("adamw")
+    with compiles.counting() as first:
+        run_trial(workload, nadamw, max_steps=10)
+    with compiles.counting() as second:
+        run_trial(workload, adamw, max_steps=10)
+    names = lambda counts: {name.split("(")[-1].rstrip(")") for name in counts}
+    assert {"start", "evaluate", "with_optimizer"} <= names(first)
+    assert "with_optimizer" in names(second)
+    assert not {"start", "evaluate"} & names(second)
+
+
 @pytest.mark.parametrize("name", ["digits_logreg", "mnist1d_mlp"])
 def test_vmapped_trials_equal_separate_trials(name, nadamw):
     base = WORKLOADS[name]

@@ -152,7 +152,9 @@ class APIGroup:
         self.replicated = uses_pmap(module)
         self.api_workload = AlgoPerfWorkload(workload, replicated=self.replicated)
         self.data = program.device_data(workload)
-        _, _, evaluate = trial_functions(workload, submission, batch_size, len(self.data.train[0]))
+        evaluate = trial_functions(
+            workload, submission, batch_size, len(self.data.train[0])
+        ).evaluate
         tic = time.perf_counter()
         xs, ys, mask = self.data.eval_sets["validation"]
         # Our runner's three streams (see the module docstring), plus a fourth for the rest.
