@@ -13,7 +13,8 @@ A hash it cannot match that way is left alone, so those results stay stale::
     python scripts/rehash_results.py --recipe raw-bytes           # report only
     python scripts/rehash_results.py --recipe raw-bytes --write   # rewrite in place
 
-``raw-bytes`` is the recipe before 2026-12: the sha256 of the modules' bytes.
+``raw-bytes`` is the recipe before 2026-12: the sha256 of the modules' bytes;
+``eval-batch-counted`` the one after it, until evaluation chunk sizes left the hash.
 """
 
 from __future__ import annotations
@@ -60,7 +61,16 @@ def raw_bytes_hash(workload, read) -> str:
     return digest.hexdigest()[:16]
 
 
-RECIPES = {"raw-bytes": raw_bytes_hash}
+class _EvalBatchCounted(spec._CodeOnly):
+    UNHASHED_KEYWORDS = ()
+
+
+def eval_batch_hash(workload, read) -> str:
+    """The recipe of early 2026-12: as today's, but ``eval_batch_size=`` counted."""
+    return spec.definition_hash(workload, read, code_only=_EvalBatchCounted)
+
+
+RECIPES = {"raw-bytes": raw_bytes_hash, "eval-batch-counted": eval_batch_hash}
 
 
 def reader_at(commit: str):

@@ -138,5 +138,8 @@ TRANSFORMER = Workload(
     higher_is_better=False,
     loss_fn=losses.sequence_cross_entropy,
     metrics_fn=losses.sequence_metrics,
-    eval_batch_size=500,  # validation and test in one chunk each
+    # Four chunks of 98 windows per split: on the 2-core CPU an evaluation ran
+    # 2.75x faster than in one chunk of 392 (16 against 44 ms per split), whose
+    # attention activations outgrow the caches.
+    eval_batch_size=98,
 )

@@ -251,14 +251,22 @@ def _read(path: str) -> str:
 
 
 class _CodeOnly(ast.NodeTransformer):
-    """Drops imports and docstrings: where names come from and what the code
-    says of itself do not change what it computes (moving a module or
-    rewording a docstring keeps every recorded result valid)."""
+    """Drops imports, docstrings and ``eval_batch_size=`` arguments: where names
+    come from, what the code says of itself and how many examples an
+    evaluation holds at once (its memory and speed; its metrics change only
+    in float rounding) do not change what it computes, so moving a module,
+    rewording a docstring or resizing evaluation chunks keeps every recorded
+    result valid."""
+
+    UNHASHED_KEYWORDS = ("eval_batch_size",)
 
     def visit_Import(self, node):
         return None
 
     visit_ImportFrom = visit_Import
+
+    def visit_keyword(self, node):
+        return None if node.arg in self.UNHASHED_KEYWORDS else self.generic_visit(node)
 
     def generic_visit(self, node):
         super().generic_visit(node)
@@ -270,8 +278,8 @@ class _CodeOnly(ast.NodeTransformer):
         return node
 
 
-def _code(text: str) -> str:
-    return ast.dump(_CodeOnly().visit(ast.parse(text)))
+def _code(text: str, code_only: type = _CodeOnly) -> str:
+    return ast.dump(code_only().visit(ast.parse(text)))
 
 
 @functools.lru_cache(maxsize=256)
@@ -279,18 +287,21 @@ def _code_of(path: str, mtime_ns: int, size: int) -> str:
     return _code(_read(path))
 
 
-def definition_hash(workload: Workload, read: Callable[[str], str] = _read) -> str:
+def definition_hash(
+    workload: Workload, read: Callable[[str], str] = _read, code_only: type = _CodeOnly
+) -> str:
     """16 hex digits of what ``workload`` computes: the code of its model's and
     data's modules (their syntax tree without imports, docstrings, comments or
     layout), its budget, cadence, metric and targets, and a variant's knobs.
-    ``read`` gives a file's text (e.g. as it was at an earlier commit)."""
+    ``read`` gives a file's text (e.g. as it was at an earlier commit);
+    ``code_only`` what of it counts (an earlier recipe, for carrying results over)."""
     digest = hashlib.sha256()
     for path in source_files(workload):
-        if read is _read:  # parsed once per version of the file
+        if read is _read and code_only is _CodeOnly:  # parsed once per version of the file
             stat = os.stat(path)
             digest.update(_code_of(path, stat.st_mtime_ns, stat.st_size).encode())
         else:
-            digest.update(_code(read(path)).encode())
+            digest.update(_code(read(path), code_only).encode())
     fields = (
         workload.name,
         workload.batch_size,

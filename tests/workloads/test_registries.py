@@ -102,7 +102,7 @@ def test_every_submission_trains_every_workload(workload, submission):
     assert first["train/loss"] < initial_train_loss(w, sub)
 
 
-def test_definition_hash_follows_the_code_not_its_imports_or_docstrings(tmp_path):
+def test_definition_hash_follows_the_code_not_its_imports_docstrings_or_chunks(tmp_path):
     import dataclasses
     import importlib.util
     import sys
@@ -116,6 +116,9 @@ import numpy as np
 def make(x):
     """Doubles."""
     return 2 * x
+
+
+SIZES = dict(eval_batch_size=500)
 '''
     path = tmp_path / "defined_here.py"
     path.write_text(source)
@@ -134,6 +137,8 @@ def make(x):
         reworded = moved.replace("Doubles.", "Twice x.")  # and a comment below
         same = reworded.replace("return 2 * x", "return 2 * x  # the double")
         assert spec.definition_hash(w, read=reading(same)) == before
+        chunks = source.replace("eval_batch_size=500", "eval_batch_size=98")
+        assert spec.definition_hash(w, read=reading(chunks)) == before  # memory, not metrics
         changed = source.replace("return 2 * x", "return 3 * x")
         assert spec.definition_hash(w, read=reading(changed)) != before
         assert spec.definition_hash(dataclasses.replace(w, step_hint=w.step_hint + 1)) != before
