@@ -42,9 +42,9 @@ def markdown(report: dict) -> str:
         lines += ["", "## Command line (seconds to answer, a fresh process)", ""]
         for name, seconds in report["cli"].items():
             goal = CLI_GOALS[name]
-            verdict = "met" if seconds < goal else "missed"
             lines.append(
-                f"- `algoperf-lite {name}`: {seconds:.2f} s (under {goal} s: **{verdict}**)"
+                f"- `algoperf-lite {name}`: {seconds:.2f} s "
+                f"(under {goal} s: **{_verdict(seconds < goal)}**)"
             )
     return "\n".join(lines) + "\n"
 
@@ -96,21 +96,19 @@ def _goals(report: dict, slow: dict, fast: dict, k16: dict) -> list[str]:
     geo = _geomean(fast.values())
     lines.append(
         f"- At least {ALGOPERF_GOAL:.0f}x faster than the AlgoPerf-style loop (geometric mean): "
-        f"{geo:.2f}x, **{'met' if geo >= ALGOPERF_GOAL else 'missed'}**."
+        f"{geo:.2f}x, **{_verdict(geo >= ALGOPERF_GOAL)}**."
     )
     counts = {n: r["study_compilations"]["training_steps"] for n, r in rows.items()}
     once = all(c == 1 for c in counts.values())
     listed = ", ".join(f"{n} {c}" for n, c in counts.items())
     lines.append(
         "- One compilation of the training step per (workload, submission) in a 5-trial "
-        f"study: **{'met' if once else 'missed'}** ({listed})."
+        f"study: **{_verdict(once)}** ({listed})."
     )
     if k16:
         best = max(k16, key=k16.get)
         on_gpu = m["backend"] == "gpu"
-        verdict = (
-            ("met" if k16[best] >= VMAP_GOAL else "missed") if on_gpu else "not measurable here"
-        )
+        verdict = _verdict(k16[best] >= VMAP_GOAL) if on_gpu else "not measurable here"
         lines.append(
             f"- 16 vmapped trials at least {VMAP_GOAL:.0f}x the throughput of 16 sequential ones "
             f"on one GPU: **{verdict}**; on this {m['backend']} the best is "
