@@ -291,8 +291,9 @@ def definition_hash(
     workload: Workload, read: Callable[[str], str] = _read, code_only: type = _CodeOnly
 ) -> str:
     """16 hex digits of what ``workload`` computes: the code of its model's and
-    data's modules (their syntax tree without imports, docstrings, comments or
-    layout), its budget, cadence, metric and targets, and a variant's knobs.
+    data's modules (their syntax tree without imports, docstrings, comments,
+    layout or evaluation chunk sizes, see ``_CodeOnly``), its budget, cadence,
+    metric and targets, and a variant's knobs.
     ``read`` gives a file's text (e.g. as it was at an earlier commit);
     ``code_only`` what of it counts (an earlier recipe, for carrying results over)."""
     digest = hashlib.sha256()
