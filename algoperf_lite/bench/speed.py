@@ -254,8 +254,9 @@ def earlier_run(submission: str) -> None:
     from workloads import suite
 
     compiles.use_persistent_cache()  # as every command does
+    earlier = loading.load_submission(submission)
     for workload in suite("offline"):
-        loop.run_trial(workload, loading.load_submission(submission), max_steps=1)
+        loop.run_trial(workload, earlier, max_steps=1)
 
 
 def _timed_benchmark(folder: str) -> dict:
