@@ -159,6 +159,7 @@ def _vmap_and_memory(report: dict) -> list[str]:
 RUNS = {
     "first_run": "first run on this machine (cold cache)",
     "new_submission": f"a new submission (the cache {EARLIER} left)",
+    "one_process": "the same, in one process (`--workers 1`)",
 }
 
 
@@ -172,16 +173,20 @@ def _main_job(report: dict) -> list[str]:
         "on the offline suite",
         "",
         "Each run in a fresh process, the offline data generated already. The first "
-        "starts with an empty compilation cache; the second with the cache that an "
+        "starts with an empty compilation cache; the others with the cache that an "
         f"earlier run of another submission ({EARLIER}, one step on each workload) "
         "left: the workloads' own programs (a trial's start and its evaluation), "
-        "none of the new submission's.",
+        "none of the new submission's. The last is the baseline for the plan's "
+        "worker processes: every trial in the command's own process. Where workers "
+        "train trials at once, the wall time can fall below their summed training.",
         "",
         "| run | trials | wall (s) | training (s) | evaluation (s, share) | compilation (s) "
         "| rest (s) | wall / training | wall / (training + evaluation) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, label in RUNS.items():
+        if name not in jobs:
+            continue
         run = jobs[name]
         lines.append(
             f"| {label} | {run['trials']} | {run['wall']:.0f} | {run['training']:.0f} | "
@@ -202,6 +207,13 @@ def _main_job(report: dict) -> list[str]:
         f"{job['evaluation'] / job['training']:.0%} (its cadence and splits are the "
         "workloads', fixed with their targets).",
     ]
+    if "one_process" in jobs:
+        one = jobs["one_process"]
+        lines.append(
+            f"- The plan against one process: {job['wall']:.0f} s against {one['wall']:.0f} s "
+            f"({one['wall'] / job['wall']:.2f}x faster); against the training its trials "
+            f"take in one process, the wall is {job['wall'] / one['training']:.2f}x."
+        )
     if goal is not None:
         lines.append(
             f"- At most {goal} s on this {m['backend']}: {job['wall']:.0f} s, "
@@ -209,20 +221,22 @@ def _main_job(report: dict) -> list[str]:
         )
     lines += [
         "",
-        "Per workload (summed over its trials), and the plan its first trial measured:",
+        "Per workload (summed over its trials), the plan a study's first trial measured, "
+        "and which worker processes trained its trials:",
         "",
         "| workload | training (s) | evaluation (s, share) | compilation (s): first run "
-        "/ new submission | cores busy | plan |",
+        "/ new submission | plan | trained by |",
         "|---|---|---|---|---|---|",
     ]
     cold = jobs["first_run"]["workloads"]
     for name, row in job["workloads"].items():
         share = row["evaluation"] / row["training"] if row["training"] else float("nan")
-        busy = f"{row['cores_busy']:.2f}" if "cores_busy" in row else ""
+        workers = row.get("workers")
+        by = f"workers {', '.join(map(str, workers))}" if workers else "this process"
         first = cold.get(name, {}).get("compilation", float("nan"))
         lines.append(
             f"| {name} | {row['training']:.1f} | {row['evaluation']:.1f} ({share:.0%}) | "
-            f"{first:.1f} / {row['compilation']:.1f} | {busy} | {row.get('plan', '')} |"
+            f"{first:.1f} / {row['compilation']:.1f} | {row.get('plan', '')} | {by} |"
         )
     return lines
 

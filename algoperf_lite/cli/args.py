@@ -38,7 +38,7 @@ def add_tuning_args(p):
     p.add_argument(
         "--workers",
         type=positive,
-        help="processes sharing one-at-a-time trials (default: measured per workload)",
+        help="worker processes sharing the trials, one per core (default: measured; 1: none)",
     )
     add_progress(p)
 

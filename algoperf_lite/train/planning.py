@@ -1,13 +1,16 @@
 """How to train a study's trials: one at a time, as the vmapped lanes of one
-compiled step (see ``loop.run_trials``, which trains a group), or shared by
-worker processes; and how many trials to train together in sweeps.
+compiled step (see ``loop.run_trials``, which trains a group), or by worker
+processes, one per CPU core, that share every trial left in the tune
+(``tuning.pool``); and how many trials to train together in sweeps.
 
 A study's plan is measured (``measured_plan``): its first trial runs alone,
-and its training rate and the CPU cores it kept busy decide the rest. Worker
-processes pay where one trial leaves whole cores idle; lanes are timed (a short
-burst of the vmapped step) where the time they could save exceeds the cost of
-compiling them. The choice and its measurements go into every trial's
-``result.json`` (``plan``).
+and its training rate decides the rest. Worker processes pay on a CPU where
+the trials left outlast a worker's start: XLA:CPU's threads mostly wait on
+models this small, so a trial pinned to one core trains about as fast as one
+given every core (results/speed.md), and P workers train about P trials at
+once. Lanes are timed (a short burst of the vmapped step) where the time they
+could save exceeds the cost of compiling them. The choice and its
+measurements go into every trial's ``result.json`` (``plan``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ MAX_TRIALS_PER_STEP = 16
 MEMORY_SHARE = 0.5  # of the free device (or host) memory a group may use
 MIN_GAIN = 1.1  # a plan other than one at a time must be this much faster
 BURST_SECONDS = 0.2  # of the vmapped step, to time lanes
-PROCESS_START_SECONDS = 5.0  # a worker's imports and data, before its compilation
+PROCESS_START_SECONDS = 5.0  # a worker's imports, data and first compilations
+WORKER_BYTES = 2 * 2**30  # host memory a worker process may take (peak, with room)
 # Lanes are timed only where the most they could save is this many times the
 # cost of compiling them (on a CPU they seldom reach that bound).
 LANES_PAYBACK = 3.0
@@ -44,19 +48,24 @@ class Plan:
     why: str = "one trial at a time"
     measured: dict = dataclasses.field(default_factory=dict)
     mesh: Any = None
+    worker: int | None = None  # which of the ``workers`` processes trained the trial
 
     def to_json(self) -> dict:
         measured = {k: round(v, 4) if isinstance(v, float) else v for k, v in self.measured.items()}
-        return {
+        out = {
             "trials_per_step": self.trials_per_step,
             "workers": self.workers,
             "why": self.why,
             "measured": measured,
         }
+        return out if self.worker is None else {**out, "worker": self.worker}
 
     @classmethod
     def from_json(cls, data: dict) -> Plan:
-        return cls(data["trials_per_step"], data["workers"], data["why"], data["measured"])
+        return cls(
+            data["trials_per_step"], data["workers"], data["why"], data["measured"],
+            worker=data.get("worker"),
+        )  # fmt: skip
 
 
 def cores() -> int:
@@ -65,6 +74,28 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def pool_size(trials: int) -> int:
+    """Worker processes for ``trials`` trials: on a CPU, one per core, as many
+    as the host memory holds; elsewhere one (processes would share one
+    accelerator: lanes fill it instead)."""
+    if jax.default_backend() != "cpu":
+        return 1
+    return max(1, min(cores(), trials, _free_memory() // WORKER_BYTES))
+
+
+def core_sets(workers: int) -> list[set[int]] | None:
+    """The cores each of ``workers`` processes is pinned to (disjoint, together
+    every core this process may use), or None where there are fewer cores."""
+    try:
+        mine = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux: no pinning
+        return None
+    if workers > len(mine):
+        return None
+    n = len(mine)
+    return [set(mine[i * n // workers : (i + 1) * n // workers]) for i in range(workers)]
 
 
 def requested_plan(
@@ -86,18 +117,19 @@ def requested_plan(
     return None
 
 
-def measured_plan(workload, submission, points, seeds, first) -> Plan:
-    """The plan for a study's ``len(points)`` remaining trials, from its first
-    trial (``first``, a TrialResult that ran alone): its training steps per
-    second and CPU cores busy while training (``cores_busy``).
+def measured_plan(workload, submission, points, seeds, first, later_trials: int = 0) -> Plan:
+    """The plan for a study's ``len(points)`` remaining trials, and the
+    ``later_trials`` of the tune's later studies, from its first trial
+    (``first``, a TrialResult that ran alone): its training steps per second,
+    its seconds of training and evaluation, and the CPU cores busy meanwhile.
 
-    Candidates: one at a time; ``P`` worker processes, as many as the cores the
-    first trial left idle hold (gain ``min(P, cores / busy)``, worth it when
-    the training time it saves exceeds a worker's start and compilation); and
-    K vmapped lanes, timed on a burst of their step where the time they could
-    save is ``LANES_PAYBACK`` times the cost of compiling them (what lanes can
-    gain is bounded by the idle cores on a CPU, not on an accelerator). The
-    fastest wins, by ``MIN_GAIN``."""
+    Candidates: one at a time; ``P`` worker processes (``pool_size``), one
+    core each, which take every trial left in the tune (gain P, worth it where
+    the trials left, if each costs what the first did, outlast a worker's
+    start by ``1 / (1 - 1/P)``); and K vmapped lanes, timed on a burst of
+    their step where the time they could save is ``LANES_PAYBACK`` times the
+    cost of compiling them (what lanes can gain is bounded by the busy cores on
+    a CPU, not on an accelerator). The fastest wins, by ``MIN_GAIN``."""
     remaining = len(points)
     if first.plan is not None and first.plan.get("trials_per_step", 1) > 1:
         return Plan(1, 1, "one trial at a time: the first trial did not run alone")
@@ -106,20 +138,19 @@ def measured_plan(workload, submission, points, seeds, first) -> Plan:
     rate = first.steps / first.submission_time_sec
     busy = max(first.cores_busy, 1e-3)
     study_seconds = remaining * workload.step_hint / rate  # alone, if every trial runs out
+    tune_seconds = (remaining + later_trials) * (first.submission_time_sec + first.eval_time_sec)
     measured = {
         "first_trial_steps_per_second": rate,
         "cores_busy": first.cores_busy,
         "cores": cores(),
         "study_seconds_alone": study_seconds,
+        "tune_seconds_alone": tune_seconds,
     }
-    compile_seconds = _compile_seconds(workload, submission, first.hparams)
     gains = {"one": 1.0}
-    workers = min(remaining, int(cores() / max(busy, 1.0)))
-    if workers > 1:
-        gain = min(workers, cores() / busy)
-        start = PROCESS_START_SECONDS + compile_seconds
-        if study_seconds * (1 - 1 / gain) > start:
-            gains["processes"] = measured["processes_gain_estimate"] = gain
+    workers = pool_size(remaining + later_trials)
+    if workers > 1 and tune_seconds * (1 - 1 / workers) > PROCESS_START_SECONDS:
+        gains["processes"] = workers
+    compile_seconds = _compile_seconds(workload, submission, first.hparams)
     accelerator = jax.default_backend() != "cpu"
     bound = MAX_TRIALS_PER_STEP if accelerator else cores() / busy
     if study_seconds * (1 - 1 / bound) > LANES_PAYBACK * compile_seconds:
@@ -130,8 +161,8 @@ def measured_plan(workload, submission, points, seeds, first) -> Plan:
     if best == "one" or gains[best] < MIN_GAIN:
         return Plan(1, 1, "one trial at a time: no other plan measured faster", measured)
     if best == "processes":
-        busy = f"{first.cores_busy:.2f} of {cores()}"
-        return Plan(1, workers, f"{workers} processes: one trial kept {busy} cores busy", measured)
+        left = f"{remaining + later_trials} trials, about {tune_seconds:.0f} s alone"
+        return Plan(1, workers, f"{workers} processes, one core each: {left}", measured)
     k = measured["lanes"]
     why = f"{k} vmapped lanes: {gains['lanes']:.2f}x the trial-steps per second of one trial"
     return Plan(k, 1, why, measured, mesh=_mesh_for(k))

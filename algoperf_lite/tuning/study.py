@@ -16,9 +16,6 @@ command skips finished trials, so a killed study resumes where it stopped.
 
 from __future__ import annotations
 
-import dataclasses
-import json
-
 import numpy as np
 from tqdm import tqdm
 
@@ -27,7 +24,7 @@ from algoperf_lite.core.errors import UserError
 from algoperf_lite.core.spec import Submission, Workload
 from algoperf_lite.train import loop, planning, records
 from algoperf_lite.train.result import TrialResult
-from algoperf_lite.tuning import search_space
+from algoperf_lite.tuning import pool, search_space
 
 RULESETS = ("external", "self")
 SELF_TUNING_BUDGET = 1.5
@@ -96,28 +93,33 @@ def tune(
     progress: bool = True,
     trials_per_step: int | None = None,
     workers: int | None = None,
-    worker_index: int = 0,
-    plan: planning.Plan | None = None,
 ) -> list[TrialResult]:
     """Run (or finish) a ruleset's studies on each workload, one progress bar for all.
 
     Each workload's trials are trained as its plan says (``planning``):
-    ``trials_per_step`` vmapped together, or ``workers`` processes sharing
-    one-at-a-time trials; by default measured, from the study's first trial.
-    Worker processes (``start_helpers``) each take the trials from their own
-    place in the list, and the trial locks keep any trial from running twice,
-    so the results are those of one process, only sooner. ``plan`` (a helper's)
-    fixes the plan of every workload."""
+    ``trials_per_step`` vmapped together, or ``workers`` processes; by default
+    measured, from the study's first trial. Worker processes (``pool``) take
+    every trial left in the tune, each from its own place, and the trial locks
+    keep any trial from running twice; this process reads their results back,
+    so the results are those of one process, only sooner."""
     io.ensure_writable(output)
-    results = []
+    study = dict(space=space, ruleset=ruleset, trials=trials, studies=studies, seed=seed)
     total = len(workloads) * (studies if ruleset == "self" else studies * trials)
     bar = tqdm(total=total, desc=f"tuning {submission.name}", unit="trial", disable=not progress)
-    study = dict(space=space, ruleset=ruleset, trials=trials, studies=studies, seed=seed)
-    for w in workloads:
-        jobs = plan_jobs(w, submission, **study)
-        chosen = plan or planning.requested_plan(w, submission, len(jobs), trials_per_step, workers)
-        run = _Study(w, submission, output, jobs, bar)
-        results += run.train(chosen, worker_index, study)
+    runs = [_Study(w, submission, output, plan_jobs(w, submission, **study), bar)
+            for w in workloads]  # fmt: skip
+    results = []
+    for index, run in enumerate(runs):
+        chosen = planning.requested_plan(
+            run.workload, submission, len(run.jobs), trials_per_step, workers
+        )
+        if chosen is None:  # the first trial runs alone and measures the rest's plan
+            later = [f for r in runs[index + 1 :] for f in r.folders]
+            chosen = run.measure(later_trials=sum(not io.is_finished(f) for f in later))
+        if chosen.workers > 1:
+            results += pool.train(runs[index:], chosen, study)
+            break
+        results += run.train(chosen)
     bar.close()
     return results
 
@@ -135,32 +137,29 @@ class _Study:
         records.add_to_manifest(output, submission, self.folders)
         self.done: dict[int, TrialResult] = {}
 
-    def train(self, chosen, worker_index: int, study: dict) -> list[TrialResult]:
-        """Every trial, by ``chosen`` (None: measured from the first trial)."""
-        jobs = self.jobs
-        start = worker_index * len(jobs) // max(chosen.workers if chosen else 1, 1)
-        remaining = [*range(start, len(jobs)), *range(start)]
-        if chosen is None:  # the first trial runs alone and measures the rest's plan
-            self.run(remaining[:1], planning.Plan(why="alone: the study's first trial, measuring"))
-            rest = remaining[1:]
-            chosen = planning.measured_plan(
-                self.workload, self.submission, [jobs[i]["hparams"] for i in rest],
-                [jobs[i]["seed"] for i in rest], self.done[remaining[0]],
-            )  # fmt: skip
-        helpers = []
-        if worker_index == 0 and chosen.workers > 1:
-            helpers = start_helpers([self.workload], self.submission, self.output, chosen, study)
-            if not helpers:  # said in the results: one process trained them all
-                why = f"{chosen.why}; no helper can rebuild this study, so one process"
-                chosen = dataclasses.replace(chosen, workers=1, why=why)
-        while remaining := [i for i in remaining if i not in self.done]:
-            # Trials another process is running now come last (then they are read back).
-            free = [i for i in remaining if not records.busy(self.folders[i])] or remaining
-            self.run(free[: chosen.trials_per_step], chosen)
-        for helper in helpers:  # each has only finished trials left to read back
-            if helper.wait() != 0:  # harmless: this process ran whatever it left
-                print(f"a tuning helper process exited with status {helper.returncode}")
-        return [self.done[i] for i in range(len(jobs))]
+    def measure(self, later_trials: int) -> planning.Plan:
+        """Run the first trial alone; the plan it measures for the rest of the
+        study, and for the tune's ``later_trials``."""
+        self.run([0], planning.Plan(why="alone: the study's first trial, measuring"))
+        left = [not io.is_finished(f) for f in self.folders]  # the first is done now
+        rest = [job for job, todo in zip(self.jobs, left, strict=True) if todo]
+        return planning.measured_plan(
+            self.workload, self.submission, [job["hparams"] for job in rest],
+            [job["seed"] for job in rest], self.done[0], later_trials,
+        )  # fmt: skip
+
+    def train(self, chosen, first: int = 0, wait: bool = True) -> list[TrialResult]:
+        """Every trial not done yet, by ``chosen``, from trial ``first`` on (then
+        those before it); a trial another process is running comes last and is
+        read back when it is done, or, unless ``wait``, is left to it."""
+        n = len(self.jobs)
+        order = [*range(first, n), *range(first)]
+        while remaining := [i for i in order if i not in self.done]:
+            free = [i for i in remaining if not records.busy(self.folders[i])]
+            if not free and not wait:
+                break
+            self.run((free or remaining)[: chosen.trials_per_step], chosen)
+        return [self.done[i] for i in range(n) if i in self.done]
 
     def run(self, group: list[int], how: planning.Plan) -> None:
         jobs, first = self.jobs, self.jobs[group[0]]
@@ -182,68 +181,33 @@ class _Study:
         self.bar.update(len(group))
 
 
-def start_helpers(workloads, submission, output, plan: planning.Plan, study: dict):
-    """Start ``plan.workers - 1`` helper processes on the same study, where they
-    can rebuild it: registered workloads and a submission file. Else none."""
-    import subprocess
-    import sys
-
-    from workloads import WORKLOADS
-
-    if any(WORKLOADS.get(w.name) != w for w in workloads) or submission.api is not None:
-        return []
-    space = study["space"]
-    if space is not None and not isinstance(space, str):
-        space = json.dumps(space)
-    job = dict(
-        workloads=[w.name for w in workloads], submission=submission.source, output=output,
-        plan=plan.to_json(), **{**study, "space": space},
-    )  # fmt: skip
-    return [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "algoperf_lite.tuning.study",
-                json.dumps({**job, "worker_index": i}),
-            ],
-            # Not piped: a helper's output can outgrow a pipe nobody reads yet.
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
-        )
-        for i in range(1, plan.workers)
-    ]
-
-
-def _die_with_parent():
-    """A helper dies with the process that started it (Linux), so a killed tune
-    leaves no trials running behind it; their locks go with them."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def _helper(job: dict) -> None:
+def work(job: dict) -> None:
+    """A pool worker's share of a tune (``pool.start`` describes ``job``): every
+    workload from its own place in the list, every study's trials from its own
+    place, leaving the trials another worker is running."""
     from algoperf_lite.loading import load_submission
     from workloads import get_workload
 
-    space = job["space"]
-    if space is not None and space.lstrip().startswith(("{", "[")):
-        space = json.loads(space)
-    tune(
-        [get_workload(n) for n in job["workloads"]], load_submission(job["submission"]), space,
-        output=job["output"], ruleset=job["ruleset"], trials=job["trials"],
-        studies=job["studies"], seed=job["seed"], progress=False,
-        worker_index=job["worker_index"], plan=planning.Plan.from_json(job["plan"]),
-    )  # fmt: skip
+    submission = load_submission(job["submission"])
+    plan = planning.Plan.from_json(job["plan"])
+    study = {k: job[k] for k in ("space", "ruleset", "trials", "studies", "seed")}
+    workloads = [get_workload(n) for n in job["workloads"]]
+    shift = plan.worker * len(workloads) // plan.workers
+    quiet = tqdm(disable=True)
+    for w in workloads[shift:] + workloads[:shift]:
+        run = _Study(w, submission, job["output"], plan_jobs(w, submission, **study), quiet)
+        run.train(plan, first=plan.worker * len(run.jobs) // plan.workers, wait=False)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # a pool worker (``pool.start``)
+    import json
     import sys
 
-    _helper(json.loads(sys.argv[1]))
+    from algoperf_lite.core import compiles
+
+    job = json.loads(sys.argv[1])
+    pool.become_worker(job["cores"])  # before XLA starts its threads
+    compiles.use_persistent_cache(job["cache"])  # the starter's: workers share compiled programs
+    if job["space"] is not None and job["space"].lstrip().startswith(("{", "[")):
+        job["space"] = json.loads(job["space"])
+    work(job)

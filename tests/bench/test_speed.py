@@ -54,15 +54,20 @@ def test_the_main_job_is_reported_against_its_goals():
                                             "compilation": compilation / 10, **plan}},
         }  # fmt: skip
 
-    plan = {"plan": "3 processes: why", "cores_busy": 1.25}
+    plan = {"plan": "3 processes: why", "cores_busy": 1.25, "workers": [0, 2]}
     report["main_job"] = {
         "first_run": run(400.0, 80.0, {}),
         "new_submission": run(160.0, 40.0, plan),
+        "one_process": run(200.0, 30.0, {}),
     }
     text = speed_report.markdown(report)
     cold = "| first run on this machine (cold cache) | 90 | 400 | 100 | 30 (30%) | 80 | 30 |"
     assert f"{cold} 4.00 | 3.08 |" in text
-    assert "| digits_logreg | 4.0 | 1.0 (25%) | 8.0 / 4.0 | 1.25 | 3 processes: why |" in text
+    assert (
+        "| digits_logreg | 4.0 | 1.0 (25%) | 8.0 / 4.0 | 3 processes: why | workers 0, 2 |" in text
+    )
+    assert "the same, in one process (`--workers 1`) | 90 | 200 |" in text
+    assert "160 s against 200 s (1.25x faster)" in text and "the wall is 1.60x" in text
     assert "summed training time at most 1.3: 1.60, **missed**" in text
     assert "programs is 40% (a fixed" in text and "and evaluation 30% (its" in text
     assert "At most 300 s on this cpu: 160 s, **met**" in text

@@ -281,27 +281,44 @@ def _first(busy: float, seconds: float = 1.0):
     return types.SimpleNamespace(
         steps=3000,
         submission_time_sec=seconds,
+        eval_time_sec=0.0,
         cores_busy=busy,
         plan=None,
         hparams=load_submission("nadamw").resolve_hparams({"learning_rate": 1e-3}),
     )
 
 
-def test_measured_plan_uses_idle_cores_for_processes_and_not_busy_ones(monkeypatch, nadamw):
-    w = fresh("digits_logreg", step_hint=300_000)  # 100 s of training per trial alone
+def test_measured_plan_takes_a_worker_per_core_where_the_trials_left_outlast_its_start(
+    monkeypatch, nadamw
+):
+    w = fresh("digits_logreg", step_hint=300_000)
     points, seeds = [{"learning_rate": 1e-3 * (i + 1)} for i in range(8)], list(range(8))
     run_trial(w, nadamw, points[0], seed=0, max_steps=10)  # compiles the single program
     monkeypatch.setattr(planning, "LANES_PAYBACK", 1e9)  # no lanes: processes or one
     monkeypatch.setattr(planning, "cores", lambda: 16)
-    idle = planning.measured_plan(w, nadamw, points, seeds, _first(busy=2.0))
-    assert (idle.trials_per_step, idle.workers) == (1, 8)  # 8 trials; 16 cores hold 8 of them
-    assert idle.measured["cores_busy"] == 2.0 and "processes" in idle.why
-    monkeypatch.setattr(planning, "cores", lambda: 2)
-    busy = planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.9))
-    assert (busy.trials_per_step, busy.workers) == (1, 1)
-    monkeypatch.setattr(planning, "cores", lambda: 16)
-    fast = planning.measured_plan(w, nadamw, points, seeds, _first(busy=2.0, seconds=1e-3))
-    assert fast.workers == 1  # 0.8 s of training left: a worker would not pay its start
+    monkeypatch.setattr(planning, "_free_memory", lambda: 100 * planning.WORKER_BYTES)
+    # 8 trials here and 30 in later studies, 1 s each: one worker per core.
+    many = planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.5), later_trials=30)
+    assert (many.trials_per_step, many.workers) == (1, 16) and "processes" in many.why
+    assert many.measured["tune_seconds_alone"] == pytest.approx(38.0)
+    few = planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.5))
+    assert few.workers == 8  # no more workers than trials left
+    fast = planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.5, seconds=0.1))
+    assert fast.workers == 1  # 0.8 s of trials left: a worker would not pay its start
+    monkeypatch.setattr(planning, "_free_memory", lambda: 3 * planning.WORKER_BYTES)
+    assert planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.5)).workers == 3
+    monkeypatch.setattr(planning, "cores", lambda: 1)
+    assert planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.0)).workers == 1
+
+
+def test_core_sets_split_this_process_cores_between_workers(monkeypatch):
+    monkeypatch.setattr(
+        planning.os, "sched_getaffinity", lambda pid: {2, 3, 5, 7, 8}, raising=False
+    )
+    sets = planning.core_sets(2)
+    assert sets == [{2, 3}, {5, 7, 8}]
+    assert [len(s) for s in planning.core_sets(5)] == [1] * 5
+    assert planning.core_sets(6) is None  # more workers than cores: none pinned
 
 
 def test_measured_plan_times_lanes_and_keeps_them_only_if_faster(monkeypatch, nadamw):
@@ -331,10 +348,10 @@ def test_a_study_records_its_measured_plan(tmp_path, nadamw):
     assert stored["plan"] == later and stored["cores_busy"] > 0
 
 
-def test_workers_no_helper_can_rebuild_are_recorded_as_one_process(tmp_path, nadamw):
+def test_requested_workers_that_cannot_rebuild_the_study_leave_one_process(tmp_path, nadamw):
     w = fresh("digits_logreg", step_hint=60, eval_every=30)  # not registered: no helper
     space = {"learning_rate": {"min": 1e-3, "max": 3e-2, "scaling": "log"}}
     results = tuning.tune([w], nadamw, space, output=str(tmp_path), trials=2, studies=1,
                           progress=False, workers=2)  # fmt: skip
     assert [r.plan["workers"] for r in results] == [1, 1]
-    assert all("no helper" in r.plan["why"] for r in results)
+    assert all("no worker process" in r.plan["why"] for r in results)

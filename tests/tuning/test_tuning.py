@@ -1,6 +1,5 @@
 """Rulesets: which trials run, with which points and seeds; resuming after a kill."""
 
-import csv
 import os
 import signal
 import subprocess
@@ -150,29 +149,3 @@ def test_benchmark_tunes_the_suite_and_scores_beside_baselines(tmp_path, capsys)
     for w in offline:
         assert os.path.isdir(os.path.join(out, "study_0", f"{w.name}_jax", "trial_1"))
     assert (out / "report" / "performance_profile.png").exists()
-
-
-@pytest.mark.slow
-def test_worker_processes_share_a_study_and_change_no_result(tmp_path):
-    # Two processes (this one and a helper it starts) split the trials by their
-    # locks; every trial's curve is what one process alone gives.
-    w = WORKLOADS["char_lm_transformer"]
-    space = [{"learning_rate": lr} for lr in (3e-3, 1e-3, 3e-4, 1e-2)]
-    nadamw = load_submission("nadamw")
-    shared = tune([w], nadamw, space, output=str(tmp_path / "two"), trials=4, studies=2,
-                  progress=False, workers=2)  # fmt: skip
-    alone = tune([w], nadamw, space, output=str(tmp_path / "one"), trials=4, studies=2,
-                 progress=False, trials_per_step=1)  # fmt: skip
-    by_helper = [r for r in shared if r.skipped]  # read back: the helper trained them
-    assert 0 < len(by_helper) < len(shared)
-
-    def curve(output, study, trial):
-        folder = io.trial_dir(str(tmp_path / output), w.name, trial=trial, study=f"study_{study}")
-        with open(os.path.join(folder, io.MEASUREMENTS_FILE)) as f:
-            return [row["validation/loss"] for row in csv.DictReader(f)]
-
-    for a, b in zip(shared, alone, strict=True):
-        assert (a.seed, a.hparams, a.steps, a.status) == (b.seed, b.hparams, b.steps, b.status)
-    for study in range(2):
-        for trial in range(1, 5):
-            assert curve("two", study, trial) == curve("one", study, trial)

@@ -1,0 +1,75 @@
+"""Worker processes sharing a tune's trials (algoperf_lite/tuning/pool.py)."""
+
+import csv
+import os
+import subprocess
+import sys
+
+from algoperf_lite.core import io
+from algoperf_lite.tuning import pool
+from algoperf_lite.tuning.study import tune
+from workloads import WORKLOADS
+
+SPACE = [{"learning_rate": lr} for lr in (3e-2, 1e-2, 3e-3)]
+WORKLOAD_NAMES = ("digits_logreg", "teacher_mlp_regression")
+
+
+def _tune(output, nadamw, workers):
+    workloads = [WORKLOADS[name] for name in WORKLOAD_NAMES]
+    return tune(workloads, nadamw, SPACE, output=str(output), trials=3, studies=2,
+                progress=False, workers=workers)  # fmt: skip
+
+
+def _curves(output):
+    """Every trial's validation losses, by its folder under ``output``."""
+    curves = {}
+    for root, _, files in os.walk(output):
+        if io.MEASUREMENTS_FILE in files:
+            with open(os.path.join(root, io.MEASUREMENTS_FILE)) as f:
+                rows = list(csv.DictReader(f))
+            curves[os.path.relpath(root, output)] = [r["validation/loss"] for r in rows]
+    return curves
+
+
+def test_worker_processes_train_every_trial_as_one_process_would(tmp_path, nadamw):
+    shared = _tune(tmp_path / "two", nadamw, workers=2)
+    alone = _tune(tmp_path / "one", nadamw, workers=1)
+    assert len(shared) == len(alone) == 12
+    for a, b in zip(shared, alone, strict=True):
+        assert (a.workload, a.seed, a.hparams, a.steps, a.status, a.final) == (
+            b.workload, b.seed, b.hparams, b.steps, b.status, b.final
+        )  # fmt: skip
+        # Trained by this tune's workers: not "already done", and said by whom.
+        assert not a.skipped and a.plan["workers"] == 2 and a.plan["worker"] in (0, 1)
+    assert _curves(tmp_path / "two") == _curves(tmp_path / "one")
+    assert all(os.path.exists(pool.log_path(str(tmp_path / "two"), i)) for i in (0, 1))
+    again = _tune(tmp_path / "two", nadamw, workers=2)  # all done: read back, no worker
+    assert all(r.skipped for r in again)
+
+
+def test_trials_a_failed_worker_left_are_trained_by_the_tune(tmp_path, nadamw, monkeypatch, capsys):
+    def failing(*args):
+        return [subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])]
+
+    monkeypatch.setattr(pool, "start", failing)
+    results = _tune(tmp_path / "out", nadamw, workers=2)
+    assert "worker process 0 exited with status 3" in capsys.readouterr().err
+    assert len(results) == 12 and not any(r.skipped for r in results)
+    assert all("the worker processes left" in r.plan["why"] for r in results)
+    alone = _tune(tmp_path / "one", nadamw, workers=1)
+    assert [r.final for r in results] == [r.final for r in alone]
+
+
+def test_a_worker_runs_on_the_cores_it_is_given():
+    mine = sorted(os.sched_getaffinity(0))
+
+    def cores_seen(cores):
+        code = (
+            "import os; from algoperf_lite.tuning import pool; "
+            f"pool.become_worker({cores!r}); print(sorted(os.sched_getaffinity(0)))"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        return out.stdout.strip()
+
+    assert cores_seen({mine[-1]}) == str([mine[-1]])
+    assert cores_seen(None) == str(mine)
