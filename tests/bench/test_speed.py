@@ -66,7 +66,10 @@ def test_the_main_job_is_reported_against_its_goals():
     assert (
         "| digits_logreg | 4.0 | 1.0 (25%) | 8.0 / 4.0 | 3 processes: why | workers 0, 2 |" in text
     )
-    assert "the same, in one process (`--workers 1`) | 90 | 200 |" in text
+    assert (
+        "the same, in one process (`--workers 1`) | 90 | 200 | 100 | 30 (30%) | 30 | 30 |" in text
+    )
+    assert "| 90 | 160 | 100 | 30 (30%) | 40 | – | 1.60 |" in text  # workers: no rest
     assert "160 s against 200 s (1.25x faster)" in text and "the wall is 1.60x" in text
     assert "summed training time at most 1.3: 1.60, **missed**" in text
     assert "programs is 40% (a fixed" in text and "and evaluation 30% (its" in text
