@@ -78,9 +78,10 @@ def cores() -> int:
 
 def pool_size(trials: int) -> int:
     """Worker processes for ``trials`` trials: on a CPU, one per core, as many
-    as the host memory holds; elsewhere one (processes would share one
-    accelerator: lanes fill it instead)."""
-    if jax.default_backend() != "cpu":
+    as the host memory holds, where they can be pinned to their cores (Linux);
+    elsewhere one (processes would share one accelerator: lanes fill it)."""
+    if jax.default_backend() != "cpu" or not hasattr(os, "sched_setaffinity"):
+        # Unpinned (not Linux), each worker's XLA threads would spin on every core.
         return 1
     return max(1, min(cores(), trials, _free_memory() // WORKER_BYTES))
 

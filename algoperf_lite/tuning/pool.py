@@ -83,6 +83,7 @@ def _wait(workers, folders: list[str], done_before: int, bar, output: str) -> No
     """Until every worker exits: the bar counts the trials they finish. A worker
     that failed is named in one line with its log."""
     base = bar.n
+    bar.set_postfix_str(f"{len(workers)} worker processes")
     while any(w.poll() is None for w in workers):
         bar.n = base + sum(map(io.is_finished, folders)) - done_before
         bar.refresh()

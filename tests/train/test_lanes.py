@@ -309,6 +309,9 @@ def test_measured_plan_takes_a_worker_per_core_where_the_trials_left_outlast_its
     assert planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.5)).workers == 3
     monkeypatch.setattr(planning, "cores", lambda: 1)
     assert planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.0)).workers == 1
+    monkeypatch.setattr(planning, "cores", lambda: 16)
+    monkeypatch.delattr(planning.os, "sched_setaffinity")  # no pinning: no workers
+    assert planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.5)).workers == 1
 
 
 def test_core_sets_split_this_process_cores_between_workers(monkeypatch):
