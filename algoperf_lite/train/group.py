@@ -35,6 +35,10 @@ def traced_names(hp: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(k for k in hp if not (k == "dropout_rate" and hp[k] == 0)))
 
 
+# Fresh buffers for every leaf (jit does not forward a copied input).
+_copy_tree = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
+
+
 @dataclasses.dataclass
 class Group:
     """A compiled program and its inputs, seen as lanes: one trial's program
@@ -118,8 +122,11 @@ class Group:
 
     def keep(self, state):
         """The state at a chunk's start, to replay the chunk: a fused loop keeps
-        its input; a dispatch per step donates it, so there it is a copy."""
-        return state if self.program.steps is not None else jax.tree.map(jnp.copy, state)
+        its input; a dispatch per step donates it, so there it is a copy, made
+        in one dispatch and waited for, so that none of it runs on the clock."""
+        if self.program.steps is not None:
+            return state
+        return jax.block_until_ready(_copy_tree(state))
 
     def nonfinite(self, state) -> np.ndarray:
         """Per lane: has a training loss been NaN or inf (reading it waits for the device)."""

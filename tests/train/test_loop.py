@@ -174,10 +174,12 @@ def test_unwritable_output_fails_before_training(mlp, nadamw, tmp_path):
         run_trial(mlp, nadamw, seed=0, max_steps=5, output_dir=str(blocker / "sub"))
 
 
-def test_long_chunks_stop_a_diverging_trial_where_short_ones_do(tmp_path):
+@pytest.mark.parametrize("fuse", [True, False])
+def test_long_chunks_stop_a_diverging_trial_where_short_ones_do(tmp_path, fuse):
     # Default chunks grow to about SYNC_SECONDS of steps; a trial that diverges
     # inside a long one is replayed in SYNC_STEPS chunks, so it stops where a
-    # trial synced every SYNC_STEPS (and a vmapped one) stops.
+    # trial synced every SYNC_STEPS (and a vmapped one) stops. Dispatched per
+    # step, the state is donated: the replay starts from a copy.
     from algoperf_lite.train import loop
     from algoperf_lite.train import step as steps
 
@@ -198,10 +200,10 @@ def test_long_chunks_stop_a_diverging_trial_where_short_ones_do(tmp_path):
 
     steps.advance = advance
     try:
-        adaptive = run_trial(w, poisoned, seed=0, max_steps=400)
+        adaptive = run_trial(w, poisoned, seed=0, max_steps=400, fuse=fuse)
     finally:
         steps.advance = real_advance
-    short = run_trial(w, poisoned, seed=0, max_steps=400, sync_every=loop.SYNC_STEPS)
+    short = run_trial(w, poisoned, seed=0, max_steps=400, sync_every=loop.SYNC_STEPS, fuse=fuse)
     assert max(chunks) > loop.SYNC_STEPS  # a long chunk ran, and was replayed
     assert adaptive.status == short.status == "diverged"
     assert adaptive.steps == short.steps == 160
