@@ -184,9 +184,7 @@ def _main_job(report: dict) -> list[str]:
         "| rest (s) | wall / training | wall / (training + evaluation) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, label in RUNS.items():
-        if name not in jobs:
-            continue
+    for name, label in ((n, label) for n, label in RUNS.items() if n in jobs):
         run = jobs[name]
         # Summed over trials that ran at once, the parts can outgrow the wall.
         pooled = any("workers" in row for row in run["workloads"].values())

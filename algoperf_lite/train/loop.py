@@ -34,7 +34,7 @@ import time
 import jax
 from tqdm import tqdm
 
-from algoperf_lite.core import io
+from algoperf_lite.core import cpu, io
 from algoperf_lite.core.errors import UserError
 from algoperf_lite.core.spec import Submission, Workload
 from algoperf_lite.train import checkpoints, records
@@ -97,6 +97,7 @@ def run_trials(
     lanes over devices) and ``size``: the group is padded with copies of its
     last trial to ``size`` lanes (so groups of a study share one compilation)
     and to a multiple of the devices."""
+    cpu.start_on_one_core()  # before JAX starts: the same numbers however trials are planned
     folders = [f for f in options.get("output_dirs") or [] if f is not None]
     with records.sole_writer(folders):
         return _locked_run(workload, submission, points, seeds, **options)

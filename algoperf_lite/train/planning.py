@@ -6,11 +6,12 @@ processes, one per CPU core, that share every trial left in the tune
 A study's plan is measured (``measured_plan``): its first trial runs alone,
 and its training rate decides the rest. Worker processes pay on a CPU where
 the trials left outlast a worker's start: XLA:CPU's threads mostly wait on
-models this small, so a trial pinned to one core trains about as fast as one
-given every core (results/speed.md), and P workers train about P trials at
-once. Lanes are timed (a short burst of the vmapped step) where the time they
-could save exceeds the cost of compiling them. The choice and its
-measurements go into every trial's ``result.json`` (``plan``).
+models this small, so a process that starts JAX seeing one core
+(``core.cpu``, as every training process here does) trains about as fast as
+one that sees every core, and P of them train about P trials at once. Lanes
+are timed (a short burst of the vmapped step) where the time they could save
+exceeds the cost of compiling them. The choice and its measurements go into
+every trial's ``result.json`` (``plan``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import jax
 
+from algoperf_lite.core import cpu
 from algoperf_lite.core.errors import UserError
 from algoperf_lite.core.spec import Submission, Workload
 from algoperf_lite.train.group import Group, traced_names
@@ -70,33 +72,17 @@ class Plan:
 
 def cores() -> int:
     """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return len(cpu.cores())
 
 
 def pool_size(trials: int) -> int:
-    """Worker processes for ``trials`` trials: on a CPU, one per core, as many
-    as the host memory holds, where they can be pinned to their cores (Linux);
-    elsewhere one (processes would share one accelerator: lanes fill it)."""
-    if jax.default_backend() != "cpu" or not hasattr(os, "sched_setaffinity"):
-        # Unpinned (not Linux), each worker's XLA threads would spin on every core.
+    """Worker processes for ``trials`` trials: on a CPU, where this process
+    computes as they do, as if on one core (``cpu.start_on_one_core``: the
+    same numbers whatever the plan), one per core, as many as the host memory
+    holds; elsewhere one (processes would share one accelerator: lanes fill it)."""
+    if jax.default_backend() != "cpu" or not cpu.on_one_core():
         return 1
     return max(1, min(cores(), trials, _free_memory() // WORKER_BYTES))
-
-
-def core_sets(workers: int) -> list[set[int]] | None:
-    """The cores each of ``workers`` processes is pinned to (disjoint, together
-    every core this process may use), or None where there are fewer cores."""
-    try:
-        mine = sorted(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux: no pinning
-        return None
-    if workers > len(mine):
-        return None
-    n = len(mine)
-    return [set(mine[i * n // workers : (i + 1) * n // workers]) for i in range(workers)]
 
 
 def requested_plan(
@@ -163,7 +149,7 @@ def measured_plan(workload, submission, points, seeds, first, later_trials: int 
         return Plan(1, 1, "one trial at a time: no other plan measured faster", measured)
     if best == "processes":
         left = f"{remaining + later_trials} trials, about {tune_seconds:.0f} s alone"
-        return Plan(1, workers, f"{workers} processes, one core each: {left}", measured)
+        return Plan(1, workers, f"{workers} worker processes: {left}", measured)
     k = measured["lanes"]
     why = f"{k} vmapped lanes: {gains['lanes']:.2f}x the trial-steps per second of one trial"
     return Plan(k, 1, why, measured, mesh=_mesh_for(k))

@@ -1,13 +1,15 @@
-"""Worker processes that share the trials left in a tune, each pinned to its
-own CPU cores (``planning.core_sets``).
+"""Worker processes that share the trials left in a tune. Each starts JAX
+seeing one core, as the process that starts them did (``core.cpu``), so a
+trial's numbers do not depend on which process trained it, and the system
+spreads them over the cores.
 
 Every worker takes the tune's workloads from its own place in the list and
 each study's trials from its own place, so that workers meet on a workload
 late, by which time its programs are in the compilation cache; the trial
 locks keep any trial from running twice. The process that started them shows
 their progress, then reads their results back, and trains itself whatever a
-worker left (one that failed: its log says why). A trial's results are those
-of one process alone; only its clock is its worker's.
+worker left (one that failed: its log says why). Only a trial's clock is its
+worker's.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ def train(runs, plan: planning.Plan, study: dict) -> list:
 def start(workloads, submission, output: str, plan: planning.Plan, study: dict) -> list:
     """``plan.workers`` worker processes (``study.work``) on the tune, where they
     can rebuild it (registered workloads, a submission file); else none."""
+    import jax
+
     from workloads import WORKLOADS
 
     if any(WORKLOADS.get(w.name) != w for w in workloads) or submission.api is not None:
@@ -57,20 +61,15 @@ def start(workloads, submission, output: str, plan: planning.Plan, study: dict) 
     space = study["space"]
     if space is not None and not isinstance(space, str):
         space = json.dumps(space)
-    import jax
-
     job = dict(
         workloads=[w.name for w in workloads], submission=submission.source, output=output,
         cache=jax.config.jax_compilation_cache_dir, **{**study, "space": space},
     )  # fmt: skip
-    pinned = planning.core_sets(plan.workers) or [None] * plan.workers
     workers = []
-    for i, cores in enumerate(pinned):
-        mine = dict(
-            plan=dataclasses.replace(plan, worker=i).to_json(), cores=cores and sorted(cores)
-        )
+    for i in range(plan.workers):
+        mine = dataclasses.replace(plan, worker=i).to_json()
         with open(log_path(output, i), "w") as log:
-            command = [sys.executable, "-m", WORKER_MODULE, json.dumps({**job, **mine})]
+            command = [sys.executable, "-m", WORKER_MODULE, json.dumps({**job, "plan": mine})]
             workers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
     return workers
 
@@ -98,15 +97,12 @@ def _wait(workers, folders: list[str], done_before: int, bar, output: str) -> No
             )
 
 
-def become_worker(cores) -> None:
-    """A worker's first act: run on ``cores`` only (None: every core), before
-    XLA sizes its threads, and die with the process that started it (Linux), so
-    a killed tune leaves no trials running behind it; their locks go with them."""
+def die_with_parent() -> None:
+    """A worker's first act: die with the process that started it (Linux), so a
+    killed tune leaves no trials running behind it; their locks go with them."""
     import ctypes
     import signal
 
-    if cores is not None:
-        os.sched_setaffinity(0, cores)
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:

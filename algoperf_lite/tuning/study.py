@@ -206,7 +206,7 @@ if __name__ == "__main__":  # a pool worker (``pool.start``)
     from algoperf_lite.core import compiles
 
     job = json.loads(sys.argv[1])
-    pool.become_worker(job["cores"])  # before XLA starts its threads
+    pool.die_with_parent()
     compiles.use_persistent_cache(job["cache"])  # the starter's: workers share compiled programs
     if job["space"] is not None and job["space"].lstrip().startswith(("{", "[")):
         job["space"] = json.loads(job["space"])

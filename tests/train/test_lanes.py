@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from algoperf_lite import load_submission, run_trial
-from algoperf_lite.core import compiles, io
+from algoperf_lite.core import compiles, cpu, io
 from algoperf_lite.train import checkpoints, loop, planning
 from algoperf_lite.train import step as steps
 from algoperf_lite.tuning import study as tuning
@@ -295,7 +295,8 @@ def test_measured_plan_takes_a_worker_per_core_where_the_trials_left_outlast_its
     points, seeds = [{"learning_rate": 1e-3 * (i + 1)} for i in range(8)], list(range(8))
     run_trial(w, nadamw, points[0], seed=0, max_steps=10)  # compiles the single program
     monkeypatch.setattr(planning, "LANES_PAYBACK", 1e9)  # no lanes: processes or one
-    monkeypatch.setattr(planning, "cores", lambda: 16)
+    monkeypatch.setattr(cpu, "cores", lambda: list(range(16)))
+    monkeypatch.setattr(cpu, "_STARTED_ON_ONE_CORE", True)  # as a fresh command's process
     monkeypatch.setattr(planning, "_free_memory", lambda: 100 * planning.WORKER_BYTES)
     # 8 trials here and 30 in later studies, 1 s each: one worker per core.
     many = planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.5), later_trials=30)
@@ -307,21 +308,12 @@ def test_measured_plan_takes_a_worker_per_core_where_the_trials_left_outlast_its
     assert fast.workers == 1  # 0.8 s of trials left: a worker would not pay its start
     monkeypatch.setattr(planning, "_free_memory", lambda: 3 * planning.WORKER_BYTES)
     assert planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.5)).workers == 3
-    monkeypatch.setattr(planning, "cores", lambda: 1)
+    monkeypatch.setattr(cpu, "cores", lambda: [0])
     assert planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.0)).workers == 1
-    monkeypatch.setattr(planning, "cores", lambda: 16)
-    monkeypatch.delattr(planning.os, "sched_setaffinity")  # no pinning: no workers
+    monkeypatch.setattr(cpu, "cores", lambda: list(range(16)))
+    # A process that started JAX on every core computes otherwise than a worker.
+    monkeypatch.setattr(cpu, "_STARTED_ON_ONE_CORE", False)
     assert planning.measured_plan(w, nadamw, points, seeds, _first(busy=1.5)).workers == 1
-
-
-def test_core_sets_split_this_process_cores_between_workers(monkeypatch):
-    monkeypatch.setattr(
-        planning.os, "sched_getaffinity", lambda pid: {2, 3, 5, 7, 8}, raising=False
-    )
-    sets = planning.core_sets(2)
-    assert sets == [{2, 3}, {5, 7, 8}]
-    assert [len(s) for s in planning.core_sets(5)] == [1] * 5
-    assert planning.core_sets(6) is None  # more workers than cores: none pinned
 
 
 def test_measured_plan_times_lanes_and_keeps_them_only_if_faster(monkeypatch, nadamw):

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from algoperf_lite.core import io
 from algoperf_lite.tuning import pool
 from algoperf_lite.tuning.study import tune
@@ -60,16 +62,46 @@ def test_trials_a_failed_worker_left_are_trained_by_the_tune(tmp_path, nadamw, m
     assert [r.final for r in results] == [r.final for r in alone]
 
 
-def test_a_worker_runs_on_the_cores_it_is_given():
-    mine = sorted(os.sched_getaffinity(0))
+def _in_a_fresh_process(code: str, **env) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
-    def cores_seen(cores):
-        code = (
-            "import os; from algoperf_lite.tuning import pool; "
-            f"pool.become_worker({cores!r}); print(sorted(os.sched_getaffinity(0)))"
-        )
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-        return out.stdout.strip()
 
-    assert cores_seen({mine[-1]}) == str([mine[-1]])
-    assert cores_seen(None) == str(mine)
+def test_a_fresh_process_starts_jax_on_one_core_and_keeps_its_cores():
+    probe = (
+        "import os; from algoperf_lite.core import cpu; "
+        "print(cpu.start_on_one_core(), sorted(os.sched_getaffinity(0)))"
+    )
+    assert _in_a_fresh_process(probe) == f"True {sorted(os.sched_getaffinity(0))}"
+    started = "import jax; jax.devices(); " + probe.replace("import os; ", "import os;", 1)
+    assert _in_a_fresh_process(started).startswith("False")  # too late to choose
+    assert _in_a_fresh_process(probe, JAX_PLATFORMS="cuda").startswith("False")
+
+
+@pytest.mark.slow
+def test_a_tune_computes_the_same_numbers_with_workers_or_without(tmp_path):
+    # char_lm is where XLA:CPU's numbers depend on the cores JAX started with;
+    # the command's own process (the first trial, and --workers 1) and its
+    # workers all start it seeing one core.
+    space = tmp_path / "space.json"
+    space.write_text(
+        '[{"learning_rate": 0.003}, {"learning_rate": 0.001}, {"learning_rate": 0.01}]'
+    )
+
+    def tune_with(workers):
+        out = tmp_path / f"w{workers}"
+        command = [sys.executable, "-m", "algoperf_lite.cli", "tune", "--workload",
+                   "char_lm_transformer", "--submission", "nadamw", "--search-space",
+                   str(space), "--trials", "3", "--studies", "1", "--workers", str(workers),
+                   "--output", str(out), "--no-progress"]  # fmt: skip
+        subprocess.run(command, check=True, capture_output=True)
+        return out
+
+    two, one = tune_with(2), tune_with(1)
+    assert _curves(two) == _curves(one) and len(_curves(one)) == 3
+    workers = {io.read_json(os.path.join(two, d, io.RESULT_FILE))["plan"].get("worker")
+               for d in _curves(two)}  # fmt: skip
+    assert workers <= {0, 1} and workers
