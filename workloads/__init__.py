@@ -9,9 +9,15 @@ import json
 import os
 import sys
 
+from algoperf_lite.core import cpu
 from algoperf_lite.core.errors import UserError
 from algoperf_lite.core.spec import SPLITS, Workload
-from workloads import char_lm, digits, logreg, mnist1d, regression, tfds_suite, variants
+
+# Before a workload module starts JAX (one builds an array as it loads): every
+# process that trains computes as one that saw one core (see core/cpu.py).
+cpu.start_on_one_core()
+
+from workloads import char_lm, digits, logreg, mnist1d, regression, tfds_suite, variants  # noqa: E402
 
 _DECLARED = (
     mnist1d.MLP,

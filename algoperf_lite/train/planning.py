@@ -85,6 +85,13 @@ def pool_size(trials: int) -> int:
     return max(1, min(cores(), trials, _free_memory() // WORKER_BYTES))
 
 
+def core_sets(workers: int) -> list[int | None]:
+    """The core each of ``workers`` processes keeps its threads on (one each),
+    or None each where there are fewer cores."""
+    mine = cpu.cores()
+    return mine[:workers] if workers <= len(mine) else [None] * workers
+
+
 def requested_plan(
     workload, submission, num_trials: int, trials_per_step: int | None, workers: int | None
 ) -> Plan | None:

@@ -1,7 +1,7 @@
 """Worker processes that share the trials left in a tune. Each starts JAX
 seeing one core, as the process that starts them did (``core.cpu``), so a
-trial's numbers do not depend on which process trained it, and the system
-spreads them over the cores.
+trial's numbers do not depend on which process trained it, then keeps its
+threads on a core of its own (``planning.core_sets``).
 
 Every worker takes the tune's workloads from its own place in the list and
 each study's trials from its own place, so that workers meet on a workload
@@ -66,10 +66,10 @@ def start(workloads, submission, output: str, plan: planning.Plan, study: dict) 
         cache=jax.config.jax_compilation_cache_dir, **{**study, "space": space},
     )  # fmt: skip
     workers = []
-    for i in range(plan.workers):
-        mine = dataclasses.replace(plan, worker=i).to_json()
+    for i, core in enumerate(planning.core_sets(plan.workers)):
+        mine = dict(plan=dataclasses.replace(plan, worker=i).to_json(), core=core)
         with open(log_path(output, i), "w") as log:
-            command = [sys.executable, "-m", WORKER_MODULE, json.dumps({**job, "plan": mine})]
+            command = [sys.executable, "-m", WORKER_MODULE, json.dumps({**job, **mine})]
             workers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
     return workers
 

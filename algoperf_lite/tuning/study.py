@@ -185,9 +185,11 @@ def work(job: dict) -> None:
     """A pool worker's share of a tune (``pool.start`` describes ``job``): every
     workload from its own place in the list, every study's trials from its own
     place, leaving the trials another worker is running."""
+    from algoperf_lite.core import cpu
     from algoperf_lite.loading import load_submission
-    from workloads import get_workload
+    from workloads import get_workload  # JAX starts on one core here
 
+    cpu.pin_threads(job["core"])
     submission = load_submission(job["submission"])
     plan = planning.Plan.from_json(job["plan"])
     study = {k: job[k] for k in ("space", "ruleset", "trials", "studies", "seed")}

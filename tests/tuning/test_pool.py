@@ -105,3 +105,19 @@ def test_a_tune_computes_the_same_numbers_with_workers_or_without(tmp_path):
     workers = {io.read_json(os.path.join(two, d, io.RESULT_FILE))["plan"].get("worker")
                for d in _curves(two)}  # fmt: skip
     assert workers <= {0, 1} and workers
+
+
+def test_a_worker_keeps_its_threads_on_its_core(monkeypatch):
+    from algoperf_lite.core import cpu
+    from algoperf_lite.train import planning
+
+    monkeypatch.setattr(cpu, "cores", lambda: [2, 3, 5])
+    assert planning.core_sets(2) == [2, 3] and planning.core_sets(4) == [None] * 4
+    last = sorted(os.sched_getaffinity(0))[-1]
+    probe = (
+        "import os; from algoperf_lite.core import cpu; cpu.start_on_one_core(); "
+        f"cpu.pin_threads({last}); "
+        "print(sorted({c for t in os.listdir('/proc/self/task') "
+        "for c in os.sched_getaffinity(int(t))}))"
+    )
+    assert _in_a_fresh_process(probe) == str([last])
