@@ -65,7 +65,7 @@ def start_on_one_core() -> bool:
 def pin_threads(core: int | None) -> None:
     """Keep every thread of this process on ``core`` (None: leave them), after
     JAX started on one core: a worker's threads then do not spin on the cores
-    other workers train on (two unpinned workers trained 2x slower each)."""
+    other workers train on."""
     if core is None or not hasattr(os, "sched_setaffinity"):
         return
     for thread in os.listdir("/proc/self/task"):
