@@ -6,6 +6,8 @@ import pytest
 # Tests count compilations and time them: no program comes from JAX's disk cache
 # (test_compile_cache turns it on where it is the subject).
 os.environ["ALGOPERF_LITE_COMPILE_CACHE"] = "off"
+# Tests start JAX on every core (faster compiles); test_pool checks one core's.
+os.environ["ALGOPERF_LITE_ONE_CORE"] = "off"
 
 from algoperf_lite.loading import load_submission
 from workloads import WORKLOADS

@@ -19,6 +19,7 @@ import importlib.util
 import os
 
 _STARTED_ON_ONE_CORE = False
+ONE_CORE_ENV = "ALGOPERF_LITE_ONE_CORE"  # "off": JAX starts on every core
 
 
 def cores() -> list[int]:
@@ -43,6 +44,8 @@ def start_on_one_core() -> bool:
     global _STARTED_ON_ONE_CORE
     if _STARTED_ON_ONE_CORE or not hasattr(os, "sched_setaffinity"):
         return _STARTED_ON_ONE_CORE
+    if os.environ.get(ONE_CORE_ENV) == "off":  # every core, numbers that depend on their count
+        return False
     # No public call says whether JAX has started without starting it; where
     # this one is gone, assume it has (and leave the process as it is).
     from jax._src import xla_bridge  # noqa: PLC2701
@@ -66,7 +69,7 @@ def pin_threads(core: int | None) -> None:
     """Keep every thread of this process on ``core`` (None: leave them), after
     JAX started on one core: a worker's threads then do not spin on the cores
     other workers train on."""
-    if core is None or not hasattr(os, "sched_setaffinity"):
+    if core is None or not _STARTED_ON_ONE_CORE:  # threads started for every core would spin
         return
     for thread in os.listdir("/proc/self/task"):
         try:
