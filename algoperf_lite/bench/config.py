@@ -1,7 +1,7 @@
 """Presets of the speed benchmark (``make bench``), as ml_collections configs.
 
 ``get_config()`` ("full") measures every offline workload and times the main
-job (6 to 7 minutes on a 2-core CPU); ``get_config("quick")`` measures one
+job (about 17 minutes on a 2-core CPU); ``get_config("quick")`` measures one
 small workload without the main job (about a minute)::
 
     python scripts/benchmark_speed.py

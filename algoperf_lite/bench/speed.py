@@ -2,7 +2,10 @@
 
 For each workload, in one run on one machine, steps per second of:
 
-* our runner (``run_trial``; its on-clock time, evaluation excluded);
+* our runner (``run_trial``; its on-clock time): training straight through,
+  as the floor does, and training with the workload's evaluations (each one
+  stops the clock's chunk: off the clock itself, but the chunk's dispatch and
+  wait, and the caches it leaves cold, are on it);
 * the floor: the fastest plain loop we can write, sharing no code with the
   project (``floor.py``: its own Flax model, ``optax.nadamw``, its own
   batching on the device; the faster of a fused device loop and one dispatch
@@ -18,6 +21,8 @@ Ratios, not absolute times, are what carry from one machine to another.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import resource
 import statistics
 import time
@@ -33,21 +38,30 @@ from algoperf_lite.core.spec import Submission, Workload
 from algoperf_lite.train import loop, program
 from algoperf_lite.tuning import study as tuning
 
-REPEATS = 5  # timings are the median of this many runs
+REPEATS = 9  # timings are the median of this many runs (this machine's jitter: +-15%)
 VMAP_REPEATS = 3
+# A timed run lasts at least this long (more steps than asked where steps are
+# short): a run of milliseconds measures the machine's jitter more than the loop.
+MIN_RUN_SECONDS = 0.2
 
 
-def interleaved_rates(loops: dict, steps: int) -> dict[str, float]:
+def interleaved_rates(loops: dict, steps: int) -> tuple[dict[str, float], int]:
     """Steps per second of each ``loops[name](n) -> seconds``: the median of
     ``REPEATS`` rounds that run every loop once, so that a slow spell of a
-    shared machine falls on all of them alike."""
+    shared machine falls on all of them alike; and the steps each run timed
+    (``steps``, or as many as the first loop takes ``MIN_RUN_SECONDS`` to run)."""
     for run in loops.values():
         run(min(steps, 10))  # compile and warm up
+    first = next(iter(loops.values()))
+    while (seconds := first(steps)) < MIN_RUN_SECONDS:
+        steps = math.ceil(steps * 1.2 * MIN_RUN_SECONDS / seconds)
+    for run in loops.values():
+        run(steps)  # warm at the timed length (the floor's fused loop compiles per length)
     rates = {name: [] for name in loops}
     for _ in range(REPEATS):
         for name, run in loops.items():
             rates[name].append(steps / run(steps))
-    return {name: statistics.median(r) for name, r in rates.items()}
+    return {name: statistics.median(r) for name, r in rates.items()}, steps
 
 
 def _timed(run):
@@ -135,9 +149,13 @@ def algoperf_style_loop(workload: Workload, submission: Submission):
     return _timed(run)
 
 
-def runner_loop(workload: Workload, submission: Submission):
-    """Our runner: ``run_trial`` for n steps; its on-clock seconds (evaluation excluded)."""
+def runner_loop(workload: Workload, submission: Submission, evaluating: bool = True):
+    """Our runner: ``run_trial`` for n steps; its on-clock seconds (evaluation
+    excluded). Not ``evaluating``: the workload evaluated only after the last
+    step, so the runner trains straight through as the floor does."""
     seeds = iter(range(10**6))
+    if not evaluating:
+        workload = dataclasses.replace(workload, eval_every=10**9)
 
     def run(n):
         result = loop.run_trial(
@@ -151,7 +169,6 @@ def runner_loop(workload: Workload, submission: Submission):
 def study_compilations(workload: Workload, submission: Submission, trials: int = 5) -> dict:
     """Compilations during a ``trials``-trial study, on a fresh copy of the
     workload so nothing is cached: training steps, and everything."""
-    import dataclasses
     import tempfile
 
     fresh = dataclasses.replace(workload, description=workload.description + " (fresh)")
@@ -334,14 +351,17 @@ def measure(
         workload, submission, names, submission.batch_size(workload)
     )
     loops = {
-        "runner": runner_loop(workload, submission),
+        "runner": runner_loop(workload, submission, evaluating=False),
+        "runner_evaluating": runner_loop(workload, submission),
         **floor_loops(workload),
         "algoperf_style": algoperf_style_loop(workload, submission),
     }
-    rates = interleaved_rates(loops, steps)
+    rates, timed_steps = interleaved_rates(loops, steps)
     rates["floor"] = max(rates["floor_fused"], rates["floor_steps"])
     return {
         "rates": rates,
+        "timed_steps": timed_steps,
+        "eval_every": workload.eval_every,
         "compile_sec": compiled.compile_seconds,
         "fused": compiled.steps is not None,
         "study_compilations": study_compilations(workload, submission),

