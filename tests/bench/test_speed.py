@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -35,6 +37,27 @@ def test_benchmark_script_writes_the_report(tmp_path):
     assert set(raw["cli"]) == {"--help", "workloads", "run (an argument error)"}
     assert all(0 < v < 60 for v in raw["cli"].values()) and "`algoperf-lite --help`" in text
     assert raw["machine"]["jax"] in text
+
+
+def test_timed_runs_last_long_enough_and_are_warmed_at_their_length():
+    from algoperf_lite.bench import speed
+
+    calls = {"fast": [], "slow": []}
+
+    def loop(name, seconds_per_step):  # reports seconds without taking them
+        def run(n):
+            calls[name].append(n)
+            return n * seconds_per_step
+
+        return run
+
+    loops = {"fast": loop("fast", 1e-4), "slow": loop("slow", 2e-4)}
+    rates, steps = speed.interleaved_rates(loops, 10)
+    assert steps * 1e-4 >= speed.MIN_RUN_SECONDS  # 10 steps of 0.1 ms are too short to time
+    assert rates["fast"] == pytest.approx(1e4) and rates["slow"] == pytest.approx(5e3)
+    # Each loop ran once at the timed length before the timed rounds (a loop
+    # that compiles per length compiles there, not on the clock).
+    assert calls["slow"] == [10, steps] + [steps] * speed.REPEATS
 
 
 def test_the_floor_does_the_workloads_work():
