@@ -18,13 +18,14 @@ $(STAMP): setup.cfg pyproject.toml
 
 # Two tiers, the same assertions: `make test` runs the fast one (the default);
 # `make test-slow` the end-to-end tests marked slow and the notebooks (with their
-# small CPU settings). CI runs both.
+# small CPU settings, one at a time: kernels started at once can pick the same
+# port). CI runs both.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) -m "not slow" --durations=10 tests
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) -m slow --durations=10 tests
-	$(BIN)/python -m pytest -n $(JOBS) --nbmake notebooks
+	$(BIN)/python -m pytest --nbmake notebooks
 
 # FROM_SCRATCH=1 also reruns the sweeps and baseline experiments (see README).
 reproduce: $(STAMP)
